@@ -1,0 +1,26 @@
+"""matchchoose: choose which pretrained model to fine-tune on your data (Match & Choose, arXiv 2508.10993).
+
+Data flows through one subpackage per stage::
+
+    kb        knowledge base (SQLite): models, datasets, results, distances, features
+    records   ZooRecords: the tidy tables the engine works on
+    graph     matching graph, random-walk affinities, Node2Vec+ embeddings
+    rank      rank predictors (CatBoost and alternates) and the M&C selector
+    evaluate  leave-one-dataset-out evaluation, metrics, baselines
+    cli       the ``mnc`` command
+"""
+
+from ._errors import InputError, KnowledgeBaseError, MatchChooseError, NotFittedError
+from .records import Metric, ZooRecords
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "InputError",
+    "KnowledgeBaseError",
+    "MatchChooseError",
+    "Metric",
+    "NotFittedError",
+    "ZooRecords",
+    "__version__",
+]
