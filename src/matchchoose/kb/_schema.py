@@ -1,0 +1,166 @@
+"""Versioned schema of the knowledge base and the migrations that build it.
+
+The schema version is the number of migrations applied, stored in ``meta`` under
+``schema_version`` (0 for a brand-new file). :data:`MIGRATIONS` lists them in order: version ``n``
+is reached by running ``MIGRATIONS[n - 1]``. To change the schema, append a function; never edit
+one that has shipped. Pending migrations run in one ``BEGIN IMMEDIATE`` transaction, so a
+knowledge base is either fully migrated or left as it was, even with several processes opening it
+at once.
+
+Tables (version 1)
+------------------
+meta              key, value (``schema_version``, ``created_at``)
+metrics           name, higher_is_better (0/1), description
+models            name, created_at
+datasets          name, created_at
+results           id, kind ('result' | 'prescore'), model, dataset, metric, value, provenance (JSON
+                  object of the extra columns, text values), source (file), created_at, content_hash
+                  (unique: re-importing the same rows inserts nothing)
+distances         dataset_a < dataset_b (symmetric, stored once, no diagonal), metric, value,
+                  source, created_at
+model_features    model, feature, value_num | value_text (long format; both NULL = missing), updated_at
+dataset_features  dataset, feature, value_num | value_text, updated_at
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+from .._errors import KnowledgeBaseError
+from ._metrics import BUILTIN_METRICS
+
+__all__ = ["MIGRATIONS", "latest_version", "migrate", "read_version", "utcnow"]
+
+
+def utcnow() -> str:
+    """Current UTC time, ISO 8601 to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+_FEATURES_TABLE = """CREATE TABLE {entity}_features (
+    {entity} TEXT NOT NULL REFERENCES {entity}s (name),
+    feature TEXT NOT NULL CHECK (length(feature) > 0),
+    value_num REAL,
+    value_text TEXT,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY ({entity}, feature),
+    CHECK (value_num IS NULL OR value_text IS NULL)
+)"""
+
+_V1 = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE metrics (
+        name TEXT PRIMARY KEY CHECK (length(name) > 0),
+        higher_is_better INTEGER NOT NULL CHECK (higher_is_better IN (0, 1)),
+        description TEXT NOT NULL DEFAULT ''
+    )""",
+    "CREATE TABLE models (name TEXT PRIMARY KEY CHECK (length(name) > 0), created_at TEXT NOT NULL)",
+    "CREATE TABLE datasets (name TEXT PRIMARY KEY CHECK (length(name) > 0), created_at TEXT NOT NULL)",
+    """CREATE TABLE results (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('result', 'prescore')),
+        model TEXT NOT NULL REFERENCES models (name),
+        dataset TEXT NOT NULL REFERENCES datasets (name),
+        metric TEXT NOT NULL REFERENCES metrics (name),
+        value REAL NOT NULL,
+        provenance TEXT NOT NULL DEFAULT '{}',
+        source TEXT,
+        created_at TEXT NOT NULL,
+        content_hash TEXT NOT NULL UNIQUE
+    )""",
+    "CREATE INDEX results_by_metric ON results (kind, metric)",
+    """CREATE TABLE distances (
+        dataset_a TEXT NOT NULL REFERENCES datasets (name),
+        dataset_b TEXT NOT NULL REFERENCES datasets (name),
+        metric TEXT NOT NULL CHECK (length(metric) > 0),
+        value REAL NOT NULL,
+        source TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (dataset_a, dataset_b, metric),
+        CHECK (dataset_a < dataset_b)
+    )""",
+    "CREATE INDEX distances_by_metric ON distances (metric)",
+    _FEATURES_TABLE.format(entity="model"),
+    _FEATURES_TABLE.format(entity="dataset"),
+)
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    """Version 1: every table, and the built-in metrics."""
+    # One statement at a time: executescript() would COMMIT the migration transaction.
+    for statement in _V1:
+        conn.execute(statement)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('created_at', ?)", (utcnow(),))
+    conn.executemany(
+        "INSERT INTO metrics (name, higher_is_better, description) VALUES (?, ?, ?)",
+        [(name, int(higher), text) for name, (higher, text) in BUILTIN_METRICS.items()],
+    )
+
+
+#: Migrations in order; ``MIGRATIONS[n - 1]`` brings a knowledge base from version ``n - 1`` to ``n``.
+MIGRATIONS: list = [_v1]
+
+
+def latest_version() -> int:
+    """The schema version this release writes."""
+    return len(MIGRATIONS)
+
+
+def read_version(conn: sqlite3.Connection, where: str) -> int:
+    """Schema version of the database behind ``conn`` (0 for an empty file).
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If the file is an SQLite database of something else.
+    """
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        if tables:
+            raise KnowledgeBaseError(
+                f"{where} is an SQLite database but not a matchchoose knowledge base (no 'meta' table)."
+            )
+        return 0
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None:
+        raise KnowledgeBaseError(
+            f"{where} has a 'meta' table without 'schema_version': not a matchchoose knowledge base."
+        )
+    return int(row[0])
+
+
+def _check_not_newer(version: int, where: str) -> None:
+    if version > latest_version():
+        raise KnowledgeBaseError(
+            f"{where} has schema version {version}, newer than this matchchoose knows "
+            f"(up to {latest_version()}): upgrade matchchoose to read it."
+        )
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> int:
+    """Bring the database behind ``conn`` to :func:`latest_version`; return the version reached.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``). Pending migrations and the
+    version bump run in a single ``BEGIN IMMEDIATE`` transaction; any error rolls all of them back.
+
+    Raises
+    ------
+    KnowledgeBaseError
+        If the database was written by a newer release, or is not a knowledge base.
+    """
+    version = read_version(conn, where)
+    _check_not_newer(version, where)
+    if version == latest_version():
+        return version
+    with conn:
+        conn.execute("BEGIN IMMEDIATE")
+        # Another process may have migrated between our read and our lock.
+        version = read_version(conn, where)
+        _check_not_newer(version, where)
+        for migration in MIGRATIONS[version:]:
+            migration(conn)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(latest_version()),)
+        )
+    return latest_version()

@@ -1,0 +1,560 @@
+"""The :class:`KnowledgeBase`: an SQLite file of a model zoo's recorded fine-tuning results.
+
+Writes go through :meth:`KnowledgeBase._transaction`, one ``BEGIN IMMEDIATE`` transaction each, so
+a failed import leaves the file exactly as before and concurrent writers (several processes) queue
+on the lock instead of failing (WAL journal, ``busy_timeout``). Reads run in one snapshot
+transaction. What the selection engine needs comes out as a :class:`~matchchoose.ZooRecords`
+(:meth:`KnowledgeBase.records`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._errors import KnowledgeBaseError
+from .._validation import check_in
+from ..records import Metric, ZooRecords
+from . import _metrics
+from ._schema import migrate, read_version, utcnow
+
+__all__ = ["KnowledgeBase", "default_kb_path"]
+
+_MEMORY = ":memory:"
+_ENTITY_TABLES = ("models", "datasets")
+
+
+def default_kb_path(env: bool = True) -> Path:
+    """Where the knowledge base lives when no path is given.
+
+    ``$MNC_KB`` when set (and ``env`` is true), else ``$XDG_DATA_HOME/matchchoose/kb.sqlite``, with
+    ``$XDG_DATA_HOME`` defaulting to ``~/.local/share``. Nothing is created here: the parent
+    directory is made on the first write.
+
+    Examples
+    --------
+    >>> default_kb_path(env=False).name
+    'kb.sqlite'
+    """
+    if env and os.environ.get("MNC_KB"):
+        return Path(os.environ["MNC_KB"]).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME", "")
+    # The XDG spec says to ignore a relative $XDG_DATA_HOME.
+    base = Path(data_home) if os.path.isabs(data_home) else Path.home() / ".local" / "share"
+    return base / "matchchoose" / "kb.sqlite"
+
+
+def _result_hash(kind: str, model: str, dataset: str, metric: str, value: float, provenance: dict) -> str:
+    """Content hash of one result row: the key that makes re-imports idempotent."""
+    payload = json.dumps([kind, model, dataset, metric, repr(float(value)), provenance], sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class _Writer:
+    """Write access to a knowledge base for the length of one transaction.
+
+    Counts what it changes (``new_models``, ``new_datasets``) so importers can report it.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, source: str | None):
+        self.conn = conn
+        self.source = source
+        self.now = utcnow()
+        self.new_models = 0
+        self.new_datasets = 0
+        self._seen = {table: set() for table in _ENTITY_TABLES}
+        self._metrics: dict[str, Metric | None] = {}
+
+    def ensure(self, table: str, name: str) -> None:
+        """Create model or dataset ``name`` unless it exists (``table`` is 'models' or 'datasets')."""
+        if name in self._seen[table]:
+            return
+        cur = self.conn.execute(f"INSERT OR IGNORE INTO {table} (name, created_at) VALUES (?, ?)", (name, self.now))
+        if cur.rowcount:
+            setattr(self, f"new_{table}", getattr(self, f"new_{table}") + 1)
+        self._seen[table].add(name)
+
+    def has_dataset(self, name: str) -> bool:
+        """Whether dataset ``name`` is already known (from results, prescores, features or distances)."""
+        if name in self._seen["datasets"]:
+            return True
+        return self.conn.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone() is not None
+
+    def metric(self, name: str) -> Metric | None:
+        """The metric ``name`` with its direction, or ``None`` when undeclared."""
+        if name not in self._metrics:
+            self._metrics[name] = _metrics.lookup_metric(self.conn, name)
+        return self._metrics[name]
+
+    def declare_metric(self, name: str, higher_is_better: bool, description: str = "") -> bool:
+        """See :func:`matchchoose.kb._metrics.declare_metric`."""
+        self._metrics.pop(name, None)
+        return _metrics.declare_metric(self.conn, name, higher_is_better, description)
+
+    def add_score(self, kind, model, dataset, metric, value, provenance) -> bool:
+        """Store one result or prescore; ``False`` when an identical row is already stored."""
+        self.ensure("models", model)
+        self.ensure("datasets", dataset)
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO results (kind, model, dataset, metric, value, provenance, source,"
+            " created_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (kind, model, dataset, metric, value, json.dumps(provenance, sort_keys=True), self.source,
+             self.now, _result_hash(kind, model, dataset, metric, value, provenance)),
+        )
+        return bool(cur.rowcount)
+
+    def set_feature(self, entity: str, name: str, feature: str, value) -> str:
+        """Upsert one feature value (float, str or ``None``); return 'inserted', 'updated' or 'skipped'."""
+        table = f"{entity}_features"
+        self.ensure(f"{entity}s", name)
+        num = float(value) if isinstance(value, float) else None
+        text = value if isinstance(value, str) else None
+        old = self.conn.execute(
+            f"SELECT value_num, value_text FROM {table} WHERE {entity} = ? AND feature = ?", (name, feature)
+        ).fetchone()
+        if old is not None and old[0] == num and old[1] == text:
+            return "skipped"
+        self.conn.execute(
+            f"INSERT INTO {table} ({entity}, feature, value_num, value_text, updated_at) VALUES (?, ?, ?, ?, ?)"
+            f" ON CONFLICT ({entity}, feature) DO UPDATE SET value_num = excluded.value_num,"
+            " value_text = excluded.value_text, updated_at = excluded.updated_at",
+            (name, feature, num, text, self.now),
+        )
+        return "inserted" if old is None else "updated"
+
+    def set_distance(self, a: str, b: str, metric: str, value: float) -> str:
+        """Upsert the distance between datasets ``a != b``; return 'inserted', 'updated' or 'skipped'."""
+        a, b = sorted((a, b))
+        self.ensure("datasets", a)
+        self.ensure("datasets", b)
+        old = self.conn.execute(
+            "SELECT value FROM distances WHERE dataset_a = ? AND dataset_b = ? AND metric = ?", (a, b, metric)
+        ).fetchone()
+        if old is not None and old[0] == value:
+            return "skipped"
+        self.conn.execute(
+            "INSERT INTO distances (dataset_a, dataset_b, metric, value, source, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dataset_a, dataset_b, metric) DO UPDATE SET"
+            " value = excluded.value, source = excluded.source, created_at = excluded.created_at",
+            (a, b, metric, value, self.source, self.now),
+        )
+        return "inserted" if old is None else "updated"
+
+
+class KnowledgeBase:
+    """Recorded fine-tuning results of a model zoo, in one SQLite file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The SQLite file; ``":memory:"`` for a throw-away in-memory knowledge base. Default:
+        :func:`default_kb_path`. A missing file is created (with its parent directory) on the first
+        write; reading from a missing file raises :class:`KnowledgeBaseError`.
+    timeout : float, default=30.0
+        Seconds a writer waits for another process's write lock before giving up.
+
+    Examples
+    --------
+    >>> from matchchoose.kb import KnowledgeBase, import_frame
+    >>> kb = KnowledgeBase(":memory:")
+    >>> frame = pd.DataFrame({"model": ["a", "b"], "dataset": ["x", "x"], "metric": "accuracy",
+    ...                       "value": [0.9, 0.8]})
+    >>> import_frame(kb, frame, "results").inserted
+    2
+    >>> kb.records("accuracy").utility_matrix().loc["x", "a"]
+    0.9
+    """
+
+    def __init__(self, path=None, *, timeout: float = 30.0):
+        path = default_kb_path() if path is None else path
+        self.path = _MEMORY if os.fspath(path) == _MEMORY else Path(path)
+        self.timeout = timeout
+        self._conn: sqlite3.Connection | None = None
+        self._pid = None
+
+    def __repr__(self) -> str:
+        return f"KnowledgeBase({str(self.path)!r})"
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (an in-memory knowledge base is then gone)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------ connection
+    def _exists(self) -> bool:
+        return self.path == _MEMORY or self.path.exists()
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection:
+        # A connection must not cross a fork: a child process opens its own.
+        if self._conn is not None and (self._pid == os.getpid() or self.path == _MEMORY):
+            return self._conn
+        where = str(self.path)
+        if not self._exists():
+            if not create:
+                raise KnowledgeBaseError(
+                    f"No knowledge base at {where}: create one with 'mnc kb import FILE --kind results --kb {where}'."
+                )
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = None
+        try:
+            conn = sqlite3.connect(where, timeout=self.timeout, isolation_level=None)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != _MEMORY:
+                conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn, where)
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise KnowledgeBaseError(f"Cannot open knowledge base {where}: {exc}.") from exc
+            raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    @contextmanager
+    def _transaction(self, source: str | None = None):
+        """One write transaction, as a :class:`_Writer`: all of it is stored, or none of it."""
+        conn = self._connect(create=True)
+        try:
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")
+                yield _Writer(conn, source)
+        except sqlite3.Error as exc:
+            raise KnowledgeBaseError(f"Knowledge base {self.path}: {exc}.") from exc
+
+    @contextmanager
+    def _snapshot(self):
+        """One read transaction: every query inside sees the same state of the file."""
+        conn = self._connect(create=False)
+        try:
+            with conn:
+                conn.execute("BEGIN")
+                yield conn
+        except sqlite3.Error as exc:
+            raise KnowledgeBaseError(f"Knowledge base {self.path}: {exc}.") from exc
+
+    # --------------------------------------------------------------- metrics
+    @property
+    def schema_version(self) -> int:
+        """Schema version of the file (see :mod:`matchchoose.kb._schema`)."""
+        with self._snapshot() as conn:
+            return read_version(conn, str(self.path))
+
+    def declare_metric(self, name: str, higher_is_better: bool, description: str = "") -> bool:
+        """Declare a metric and its direction; return ``True`` when it is new.
+
+        Results and prescores can only be stored for declared (or built-in) metrics. Re-declaring
+        with the same direction is a no-op; with the other direction it raises
+        :class:`KnowledgeBaseError`.
+
+        Examples
+        --------
+        >>> KnowledgeBase(":memory:").declare_metric("bleu", higher_is_better=True)
+        True
+        """
+        with self._transaction() as writer:
+            return writer.declare_metric(name, higher_is_better, description)
+
+    def metric(self, name: str) -> Metric:
+        """The declared or built-in metric ``name``; :class:`KnowledgeBaseError` when unknown."""
+        if not self._exists():
+            known = _metrics.BUILTIN_METRICS.get(name)
+        else:
+            with self._snapshot() as conn:
+                row = conn.execute("SELECT higher_is_better FROM metrics WHERE name = ?", (name,)).fetchone()
+            known = (bool(row[0]),) if row else _metrics.BUILTIN_METRICS.get(name)
+        if known is None:
+            hint = _metrics.undeclared_metric_hint(name)
+            raise KnowledgeBaseError(f"{hint[0].upper()}{hint[1:]}.")
+        return Metric(name, known[0])
+
+    def metrics(self) -> pd.DataFrame:
+        """Every declared metric: columns ``name, higher_is_better, description, results, prescores``.
+
+        ``results`` and ``prescores`` count the stored rows of each kind.
+        """
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT m.name, m.higher_is_better, m.description,"
+                " (SELECT count(*) FROM results r WHERE r.metric = m.name AND r.kind = 'result'),"
+                " (SELECT count(*) FROM results r WHERE r.metric = m.name AND r.kind = 'prescore')"
+                " FROM metrics m ORDER BY m.name"
+            ).fetchall()
+        frame = pd.DataFrame(rows, columns=["name", "higher_is_better", "description", "results", "prescores"])
+        return frame.astype({"higher_is_better": bool, "results": int, "prescores": int})
+
+    # --------------------------------------------------------------- content
+    def models(self) -> list[str]:
+        """Every model stored, sorted."""
+        with self._snapshot() as conn:
+            return [row[0] for row in conn.execute("SELECT name FROM models ORDER BY name")]
+
+    def datasets(self) -> list[str]:
+        """Every dataset stored, sorted."""
+        with self._snapshot() as conn:
+            return [row[0] for row in conn.execute("SELECT name FROM datasets ORDER BY name")]
+
+    def summary(self) -> dict:
+        """Counts per table and metric.
+
+        Returns
+        -------
+        dict
+            ``path``, ``schema_version``, ``models``, ``datasets`` (counts), ``results``,
+            ``prescores``, ``distances`` (dicts metric -> row count), ``model_features``,
+            ``dataset_features`` (number of distinct features).
+        """
+        with self._snapshot() as conn:
+            count = lambda sql, *args: conn.execute(sql, args).fetchone()[0]  # noqa: E731
+            per_metric = lambda sql, *args: dict(conn.execute(sql, args).fetchall())  # noqa: E731
+            scores = "SELECT metric, count(*) FROM results WHERE kind = ? GROUP BY metric ORDER BY metric"
+            return {
+                "path": str(self.path),
+                "schema_version": read_version(conn, str(self.path)),
+                "models": count("SELECT count(*) FROM models"),
+                "datasets": count("SELECT count(*) FROM datasets"),
+                "results": per_metric(scores, "result"),
+                "prescores": per_metric(scores, "prescore"),
+                "distances": per_metric("SELECT metric, count(*) FROM distances GROUP BY metric ORDER BY metric"),
+                "model_features": count("SELECT count(DISTINCT feature) FROM model_features"),
+                "dataset_features": count("SELECT count(DISTINCT feature) FROM dataset_features"),
+            }
+
+    # --------------------------------------------------------------- records
+    def records(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
+                prescore_metric: str | None = None, models=None, datasets=None) -> ZooRecords:
+        """The tidy tables of one metric, for the selection engine.
+
+        Parameters
+        ----------
+        metric : str
+            Quality metric of the results (``"accuracy"``, ``"clip_fid"``).
+        aggregate : {"best", "mean"}, default="best"
+            How repeated runs of one (model, dataset) pair become one value: ``"best"`` keeps the
+            best run in the metric's direction (max if higher is better, else min), ``"mean"``
+            averages them.
+        distance_metric : str, optional
+            Dataset distance to include. ``None``: the only one stored, no distances if there are
+            none, :class:`KnowledgeBaseError` if there are several.
+        prescore_metric : str, optional
+            Prescore to include (repeated runs averaged). ``None`` picks like ``distance_metric``.
+        models, datasets : list of str, optional
+            Restrict to these (each must be stored). Default models: those with a result for
+            ``metric`` or a prescore; default datasets: those with a result, a prescore, a distance
+            or features, so a target dataset known only by its features or distances is included.
+
+        Returns
+        -------
+        ZooRecords
+            ``results`` has one row per (model, dataset) pair; features are float columns for
+            numeric features and object columns for categorical ones; ``distances`` is square
+            (n_datasets, n_datasets) with NaN where unknown.
+
+        Raises
+        ------
+        KnowledgeBaseError
+            Unknown metric (the message lists those available), unknown model or dataset, or
+            several distance/prescore metrics and none chosen.
+        """
+        check_in("aggregate", aggregate, ("best", "mean"), owner="KnowledgeBase.records")
+        with self._snapshot() as conn:
+            quality = self._scored_metric(conn, "result", metric)
+            distance = self._choose(conn, "distance", distance_metric)
+            prescore = self._choose(conn, "prescore", prescore_metric)
+            if prescore is not None:
+                prescore = self._scored_metric(conn, "prescore", prescore)
+            models = self._check_names(conn, "models", models)
+            datasets = self._check_names(conn, "datasets", datasets)
+            results = self._scores(conn, "result", quality.name, models, datasets)
+            prescores = None if prescore is None else self._scores(conn, "prescore", prescore.name, models, datasets)
+            pairs = None
+            if distance is not None:
+                pairs = conn.execute(
+                    "SELECT dataset_a, dataset_b, value FROM distances WHERE metric = ?", (distance,)).fetchall()
+            if models is None:
+                models = sorted(set(results["model"]) | set(() if prescores is None else prescores["model"]))
+            if datasets is None:
+                named = set(results["dataset"]) | set(() if prescores is None else prescores["dataset"])
+                named |= {name for pair in pairs or () for name in pair[:2]}
+                named |= {row[0] for row in conn.execute("SELECT DISTINCT dataset FROM dataset_features")}
+                datasets = sorted(named)
+            model_features = _feature_frame(conn, "model", models)
+            dataset_features = _feature_frame(conn, "dataset", datasets)
+
+        how = "mean" if aggregate == "mean" else ("max" if quality.higher_is_better else "min")
+        results = _aggregate(results, how)
+        if prescores is not None:
+            prescores = _aggregate(prescores, "mean")
+        return ZooRecords(
+            results=results, metric=quality, models=models, datasets=datasets,
+            model_features=model_features, dataset_features=dataset_features,
+            distances=None if pairs is None else _square(pairs, datasets), distance_metric=distance,
+            prescores=prescores, prescore_metric=prescore,
+        )
+
+    def content_hash(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
+                     prescore_metric: str | None = None, models=None, datasets=None) -> str:
+        """SHA-256 (hex) of everything :meth:`records` returns for these arguments.
+
+        It does not depend on import order, file names or timestamps: use it to key caches of
+        anything computed from the records.
+        """
+        records = self.records(metric, aggregate=aggregate, distance_metric=distance_metric,
+                               prescore_metric=prescore_metric, models=models, datasets=datasets)
+        return _fingerprint(records)
+
+    # --------------------------------------------------------------- helpers
+    def _scored_metric(self, conn, kind: str, name: str) -> Metric:
+        """The metric ``name`` of stored rows of ``kind``; raises listing those available."""
+        available = [row[0] for row in conn.execute(
+            "SELECT DISTINCT metric FROM results WHERE kind = ? ORDER BY metric", (kind,))]
+        if name not in available:
+            listing = ", ".join(available) or f"none (import some with 'mnc kb import FILE --kind {kind}s')"
+            raise KnowledgeBaseError(f"No {kind}s for metric {name!r} in {self.path}; metrics with {kind}s: {listing}.")
+        row = conn.execute("SELECT higher_is_better FROM metrics WHERE name = ?", (name,)).fetchone()
+        return Metric(name, bool(row[0]))
+
+    def _choose(self, conn, what: str, name: str | None) -> str | None:
+        """The distance or prescore metric to use: ``name``, or the only one stored."""
+        if what == "distance":
+            sql = "SELECT DISTINCT metric FROM distances ORDER BY metric"
+        else:
+            sql = "SELECT DISTINCT metric FROM results WHERE kind = 'prescore' ORDER BY metric"
+        available = [row[0] for row in conn.execute(sql)]
+        if name is not None or len(available) <= 1:
+            if name is not None and name not in available:
+                raise KnowledgeBaseError(
+                    f"No {what}s for metric {name!r} in {self.path}; {what} metrics stored: "
+                    f"{', '.join(available) or 'none'}."
+                )
+            return name if name is not None else (available[0] if available else None)
+        raise KnowledgeBaseError(
+            f"{self.path} has several {what} metrics ({', '.join(available)}): choose one with "
+            f"{what}_metric=... (--{what}-metric on the command line)."
+        )
+
+    def _check_names(self, conn, table: str, names):
+        if names is None:
+            return None
+        names = sorted({str(name) for name in ([names] if isinstance(names, str) else names)})
+        known = {row[0] for row in conn.execute(f"SELECT name FROM {table}")}
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise KnowledgeBaseError(f"{table[:-1].capitalize()} {unknown[0]!r} is not in {self.path}.")
+        return names
+
+    @staticmethod
+    def _scores(conn, kind: str, metric: str, models, datasets) -> pd.DataFrame:
+        frame = pd.DataFrame(conn.execute(
+            "SELECT model, dataset, value FROM results WHERE kind = ? AND metric = ?", (kind, metric)
+        ).fetchall(), columns=["model", "dataset", "value"])
+        if models is not None:
+            frame = frame[frame["model"].isin(models)]
+        if datasets is not None:
+            frame = frame[frame["dataset"].isin(datasets)]
+        return frame.astype({"model": object, "dataset": object, "value": float})
+
+
+def _aggregate(scores: pd.DataFrame, how: str) -> pd.DataFrame:
+    """One value per (model, dataset); sorted first so a mean does not depend on import order."""
+    scores = scores.sort_values(["model", "dataset", "value"], kind="mergesort")
+    return scores.groupby(["model", "dataset"], as_index=False, sort=True)["value"].agg(how)
+
+
+def _square(pairs, datasets) -> pd.DataFrame:
+    """Square (n_datasets, n_datasets) distance matrix from canonical (a, b, value) pairs; NaN if unknown."""
+    position = {name: i for i, name in enumerate(datasets)}
+    values = np.full((len(datasets), len(datasets)), np.nan)
+    for a, b, value in pairs:
+        if a in position and b in position:
+            values[position[a], position[b]] = values[position[b], position[a]] = value
+    return pd.DataFrame(values, index=list(datasets), columns=list(datasets))
+
+
+def _feature_frame(conn, entity: str, names) -> pd.DataFrame:
+    """Features of ``names`` (index) as columns: float when every stored value is numeric, else object.
+
+    Columns come in the order features were first stored; a categorical column shows stored
+    numbers as text, missing values are NaN.
+    """
+    wanted = set(names)
+    columns: dict[str, dict] = {}
+    categorical = set()
+    for name, feature, num, text in conn.execute(
+        f"SELECT {entity}, feature, value_num, value_text FROM {entity}_features ORDER BY rowid"
+    ):
+        if name not in wanted:
+            continue
+        column = columns.setdefault(feature, {})
+        if text is not None:
+            categorical.add(feature)
+            column[name] = text
+        elif num is not None:
+            column[name] = num
+    index = pd.Index(list(names), name=entity, dtype=object)
+    data = {}
+    for feature, values in columns.items():
+        if feature in categorical:
+            cells = [_as_text(values[name]) if name in values else np.nan for name in index]
+            data[feature] = pd.Series(cells, index=index, dtype=object)
+        else:
+            data[feature] = pd.Series([values.get(name, np.nan) for name in index], index=index, dtype=float)
+    return pd.DataFrame(data, index=index)
+
+
+def _as_text(value) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return value
+
+
+def _fingerprint(records: ZooRecords) -> str:
+    """SHA-256 of a canonical JSON rendering of ``records`` (floats by ``repr``, NaN as null)."""
+
+    def cell(value):
+        if isinstance(value, str):
+            return value
+        return None if value is None or pd.isna(value) else repr(float(value))
+
+    def features(frame):
+        return {str(col): [frame[col].dtype.kind, [cell(v) for v in frame[col]]] for col in frame.columns}
+
+    def scores(frame):
+        if frame is None:
+            return None
+        rows = sorted(zip(frame["dataset"], frame["model"], frame["value"], strict=True))
+        return [[dataset, model, cell(value)] for dataset, model, value in rows]
+
+    def metric(m):
+        return None if m is None else [m.name, m.higher_is_better]
+
+    payload = {
+        "metric": metric(records.metric),
+        "results": scores(records.results),
+        "models": records.models,
+        "datasets": records.datasets,
+        "model_features": features(records.model_features),
+        "dataset_features": features(records.dataset_features),
+        "distance_metric": records.distance_metric,
+        "distances": None if records.distances is None else [
+            [cell(v) for v in row] for row in records.distances.to_numpy()],
+        "prescore_metric": metric(records.prescore_metric),
+        "prescores": scores(records.prescores),
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
