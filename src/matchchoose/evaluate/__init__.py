@@ -1,0 +1,47 @@
+"""Leave-one-dataset-out evaluation (paper 5.2-5.4, 5.7): metrics, splitter, baselines, runner."""
+
+from ._baselines import (
+    BASELINES,
+    DirectSelector,
+    InitialSelector,
+    NearestSelector,
+    OracleSelector,
+    OverallSelector,
+    RandomSelector,
+    make_baseline,
+)
+from ._metrics import (
+    METRICS,
+    expected_random_metrics,
+    overall_best_model,
+    pick_model,
+    rel_at_k,
+    selection_metrics,
+    summarize,
+)
+from ._runner import MethodSpec, default_methods, run_evaluation
+from ._split import Fold, LeaveOneDatasetOut, iter_folds
+
+__all__ = [
+    "BASELINES",
+    "DirectSelector",
+    "Fold",
+    "InitialSelector",
+    "LeaveOneDatasetOut",
+    "METRICS",
+    "MethodSpec",
+    "NearestSelector",
+    "OracleSelector",
+    "OverallSelector",
+    "RandomSelector",
+    "default_methods",
+    "expected_random_metrics",
+    "iter_folds",
+    "make_baseline",
+    "overall_best_model",
+    "pick_model",
+    "rel_at_k",
+    "run_evaluation",
+    "selection_metrics",
+    "summarize",
+]

@@ -1,0 +1,214 @@
+"""Leave-one-dataset-out evaluation of M&C and the baselines (paper 5.2-5.4, 5.7).
+
+For each held-out dataset its model results leave the training records and the matching graph; its
+distance edges, features and prescores stay (:func:`~matchchoose.evaluate.iter_folds`). Every method
+is fitted on that training view and scores every model on the held-out dataset; the scores are
+compared with the recorded truth. Several seeds give a mean and a standard deviation; sparsity drops a
+fraction of the *training* results at random before the folds (paper Fig. 6); the truth always comes
+from the full records.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .._errors import InputError
+from ..records import ZooRecords
+from ._baselines import BASELINES, InitialSelector, make_baseline
+from ._metrics import METRICS, expected_random_metrics, overall_best_model, selection_metrics
+from ._split import iter_folds
+
+__all__ = ["MethodSpec", "default_methods", "run_evaluation"]
+
+METRIC_KEYS = tuple(METRICS)
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A named way to select: ``kind`` is ``"mnc"`` (a MatchChoose config) or a baseline name."""
+
+    name: str
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    def build(self, seed: int, full_records: ZooRecords):
+        if self.kind == "mnc":
+            from ..rank import MatchChoose
+
+            return MatchChoose(**{**self.params, "random_state": seed})
+        if self.kind == "oracle":
+            return make_baseline("oracle", full_records=full_records)
+        if self.kind in ("direct", "nearest"):
+            return make_baseline(self.kind, **{**self.params, "random_state": seed})
+        return make_baseline(self.kind, **self.params)
+
+
+def default_methods(records: ZooRecords, *, mnc_params=None, predictors=(), ablation=False,
+                    baselines=None) -> list:
+    """M&C (``mnc``), optional variants and every baseline the records allow.
+
+    ``initial`` needs prescores, ``direct`` dataset features, ``nearest`` distances or dataset features.
+    """
+    mnc_params = dict(mnc_params or {})
+    methods = [MethodSpec("mnc", "mnc", mnc_params)]
+    for name in predictors:
+        if name != mnc_params.get("predictor", "catboost"):
+            methods.append(MethodSpec(f"mnc[{name}]", "mnc", {**mnc_params, "predictor": name}))
+    if ablation:
+        methods.append(MethodSpec("mnc[features]", "mnc", {**mnc_params, "inputs": "features"}))
+        methods.append(MethodSpec("mnc[graph]", "mnc", {**mnc_params, "inputs": "graph"}))
+    has_dataset_features = records.dataset_features.shape[1] > 0
+    allowed = {
+        "random": True,
+        "initial": records.prescores is not None and not records.prescores.empty,
+        "overall": True,
+        "direct": has_dataset_features,
+        "nearest": records.distances is not None or has_dataset_features,
+        "oracle": True,
+    }
+    wanted = list(BASELINES) if baselines is None else list(baselines)
+    for name in wanted:
+        if name not in BASELINES:
+            raise InputError(f"Unknown baseline {name!r}: choose from {sorted(BASELINES)}.")
+        if allowed[name]:
+            methods.append(MethodSpec(name, name))
+    return methods
+
+
+def _fold_task(records, dataset, train, truth, methods, seed, reference, ks):
+    """Fit and score every method on one fold; returns {method: (metrics, scores, timings)}."""
+    out = {}
+    hib = records.metric.higher_is_better
+    for spec in methods:
+        t0 = time.perf_counter()
+        if spec.kind == "initial" and not InitialSelector.available(train, dataset):
+            continue
+        selector = spec.build(seed, records)
+        if getattr(selector, "expected_value", False):
+            metrics = expected_random_metrics(truth, hib, reference, ks=ks)
+            scores = pd.Series(0.0, index=records.models)
+            timings = {}
+        else:
+            selector.fit(train)
+            t1 = time.perf_counter()
+            scores = selector.predict(dataset)
+            metrics = selection_metrics(truth, scores.loc[truth.index], hib, reference, ks=ks)
+            timings = dict(getattr(selector, "timings_", {}))
+            timings["prediction"] = time.perf_counter() - t1
+        timings["total"] = time.perf_counter() - t0
+        out[spec.name] = (metrics, scores, timings)
+    return dataset, seed, out
+
+
+def _rel_ks(records: ZooRecords) -> tuple:
+    values = records.results["value"].to_numpy()
+    ok = (values > 0).all() if not records.metric.higher_is_better else (values >= 0).all()
+    return (1, 3) if ok else ()
+
+
+def run_evaluation(records: ZooRecords, methods=None, *, datasets=None, seeds=(0,), sparsity=0.0,
+                   n_jobs=1, progress=None) -> dict:
+    """Leave-one-dataset-out evaluation of ``methods`` on ``records``.
+
+    Parameters
+    ----------
+    records : ZooRecords
+        The full records (truth of every fold).
+    methods : list of MethodSpec, optional
+        Default: :func:`default_methods`.
+    datasets : list of str, optional
+        Datasets to hold out (default: every dataset with results). The others only train.
+    seeds : sequence of int
+        One full evaluation per seed.
+    sparsity : float in [0, 1)
+        Fraction of the training results dropped at random (per seed) before the folds.
+    n_jobs : int
+        Folds evaluated in parallel processes (results do not depend on it).
+    progress : callable, optional
+        Called with the number of finished folds and the total.
+
+    Returns
+    -------
+    dict
+        ``{"methods": {name: {metric: mean, metric_std: std over seeds, "per_dataset": {dataset:
+        {metric: mean over seeds, "predicted_scores": {model: score}}}}}, "reference_model": str,
+        "timings": {...}}``; metrics as in :func:`~matchchoose.evaluate.selection_metrics`.
+    """
+    methods = default_methods(records) if methods is None else list(methods)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise InputError("run_evaluation needs at least one seed.")
+    held_out = [fold.dataset for fold in iter_folds(records, datasets)]
+    reference = overall_best_model(records)
+    ks = _rel_ks(records)
+    tasks = []
+    for seed in seeds:
+        sparse = records.drop_random_results(sparsity, seed) if sparsity > 0 else records
+        for dataset in held_out:
+            # The held-out dataset's results leave training; its truth comes from the full records.
+            train = sparse.without_results(dataset)
+            tasks.append((records, dataset, train, records.truth(dataset), methods, seed, reference, ks))
+    if progress is not None:
+        progress(0, len(tasks))
+    if n_jobs == 1:
+        outputs = []
+        for i, task in enumerate(tasks):
+            outputs.append(_fold_task(*task))
+            if progress is not None:
+                progress(i + 1, len(tasks))
+    else:
+        from joblib import Parallel, delayed
+
+        outputs = []
+        parallel = Parallel(n_jobs=n_jobs, return_as="generator", backend="loky")
+        for i, out in enumerate(parallel(delayed(_fold_task)(*t) for t in tasks)):
+            outputs.append(out)
+            if progress is not None:
+                progress(i + 1, len(tasks))
+    return _collect(outputs, methods, seeds, reference)
+
+
+def _collect(outputs, methods, seeds, reference) -> dict:
+    per = {}  # method -> seed -> dataset -> (metrics, scores)
+    timings = {}
+    for dataset, seed, out in outputs:
+        for name, (metrics, scores, t) in out.items():
+            per.setdefault(name, {}).setdefault(seed, {})[dataset] = (metrics, scores)
+            for key, value in t.items():
+                timings.setdefault(name, {}).setdefault(key, 0.0)
+                timings[name][key] += value
+    result = {"methods": {}, "reference_model": reference, "seeds": seeds, "timings": timings}
+    for spec in methods:
+        if spec.name not in per:
+            continue
+        by_seed = per[spec.name]
+        seed_means = []
+        for seed in seeds:
+            table = pd.DataFrame({d: m for d, (m, _) in by_seed.get(seed, {}).items()}).T
+            seed_means.append(table.reindex(columns=METRIC_KEYS).mean(axis=0, skipna=True))
+        seed_means = pd.DataFrame(seed_means)
+        entry = {k: _num(seed_means[k].mean()) for k in METRIC_KEYS}
+        entry.update({f"{k}_std": _num(seed_means[k].std(ddof=0)) for k in METRIC_KEYS})
+        datasets = sorted({d for s in by_seed.values() for d in s})
+        entry["n_datasets"] = len(datasets)
+        per_dataset = {}
+        for d in datasets:
+            rows = [by_seed[s][d] for s in seeds if d in by_seed.get(s, {})]
+            metrics = pd.DataFrame([m for m, _ in rows]).reindex(columns=METRIC_KEYS).mean(axis=0)
+            scores = pd.concat([sc for _, sc in rows], axis=1).mean(axis=1)
+            item = {k: _num(metrics[k]) for k in METRIC_KEYS}
+            item["predicted_scores"] = {str(m): float(v) for m, v in scores.items()}
+            per_dataset[d] = item
+        entry["per_dataset"] = per_dataset
+        entry["params"] = {"kind": spec.kind, **spec.params}
+        result["methods"][spec.name] = entry
+    return result
+
+
+def _num(x):
+    x = float(x)
+    return None if np.isnan(x) else x
