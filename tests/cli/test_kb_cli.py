@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import click
 import pandas as pd
 import pytest
 
 from matchchoose.kb import KnowledgeBase, export_frame
 
-try:
-    from matchchoose.cli import main
-except ModuleNotFoundError as exc:  # pragma: no cover - until the evaluate command lands
-    if exc.name != "matchchoose.cli._evaluate":
-        raise
-    stub = types.ModuleType("matchchoose.cli._evaluate")
-    stub.evaluate = click.Command("evaluate", help="Stub.\n\nExample: none")
-    sys.modules["matchchoose.cli._evaluate"] = stub
-    from matchchoose.cli import main
-
+from matchchoose.cli import main
 from matchchoose.cli._kb import kb as kb_group
 
 RESULTS = "model,dataset,metric,value,seed\na,x,accuracy,0.9,0\na,x,accuracy,0.8,1\nb,x,accuracy,0.7,0\n" \

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 console_err = Console(stderr=True)
 
 

@@ -1,0 +1,59 @@
+"""The ``mnc`` command: a thin click wrapper over the library.
+
+Library errors (:class:`matchchoose.MatchChooseError`) become one line on stderr and exit code 2;
+no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .._errors import MatchChooseError
+from ._common import console_err
+
+__all__ = ["main", "cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="matchchoose", prog_name="mnc")
+def cli():
+    """matchchoose: which pretrained model should I fine-tune on my data?
+
+    Example: mnc evaluate --kb kb.sqlite --metric accuracy --json out.json
+    """
+
+
+def _register():
+    from ._evaluate import evaluate
+    from ._kb import kb
+    from ._version import version
+
+    cli.add_command(kb)
+    cli.add_command(evaluate)
+    cli.add_command(version)
+
+
+_register()
+
+
+def main(argv=None):
+    """Entry point of ``mnc``; returns the exit code instead of raising on library errors."""
+    try:
+        cli.main(args=argv, prog_name="mnc", standalone_mode=False)
+    except click.exceptions.Abort:
+        console_err.print("Aborted.")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MatchChooseError as exc:
+        console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console_err.print("Interrupted.")
+        sys.exit(130)

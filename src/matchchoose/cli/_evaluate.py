@@ -1,0 +1,135 @@
+"""``mnc evaluate``: leave-one-dataset-out evaluation of M&C against the baselines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from .._errors import InputError
+from ._common import console, console_err, kb_option, resolve_kb_path
+
+
+def _split_list(value):
+    if value is None:
+        return None
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    return items or None
+
+
+def _parse_sparsity(value):
+    levels = []
+    for item in _split_list(value) or ["0"]:
+        try:
+            level = float(item)
+        except ValueError:
+            raise InputError(f"--sparsity takes fractions in [0, 1) separated by commas. Got {item!r}.") from None
+        if not 0.0 <= level < 1.0:
+            raise InputError(f"--sparsity takes fractions in [0, 1). Got {level}.")
+        levels.append(level)
+    return sorted(set(levels))
+
+
+@click.command()
+@kb_option
+@click.option("--metric", required=True, help="Result metric to rank by (e.g. accuracy, clip_fid).")
+@click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: all with results).")
+@click.option("--predictor", default="catboost", show_default=True, help="M&C rank predictor (see --predictors).")
+@click.option("--seeds", default=1, show_default=True, type=click.IntRange(1), help="Seeds 0..N-1: mean and std.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
+@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as CSV.")
+@click.option("--aggregate", type=click.Choice(["best", "mean"]), default="best", show_default=True,
+              help="How repeated runs of a (model, dataset) pair are combined.")
+@click.option("--distance-metric", default=None, help="Dataset distance to use (needed when the KB has several).")
+@click.option("--prescore-metric", default=None, help="Prescore for the Initial baseline (when the KB has several).")
+@click.option("--predictors", default=None,
+              help="Also evaluate M&C with these predictors (comma-separated, or 'all'): paper Table 7.")
+@click.option("--ablation", is_flag=True, help="Also evaluate features-only and graph-only M&C: paper Table 4.")
+@click.option("--sparsity", default=None,
+              help="Comma-separated fractions of results dropped at random, e.g. 0,0.2,0.4: paper Fig. 6.")
+@click.option("--baselines", default=None, help="Comma-separated baselines (default: all that apply).")
+@click.option("--train-embedding", type=click.Choice(["full", "holdout"]), default=None,
+              help="Training rows' embeddings: with their own edges (full) or without (holdout).")
+@click.option("--n-jobs", default=1, show_default=True, type=click.IntRange(1),
+              help="Folds evaluated in parallel processes (results do not depend on it).")
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
+              help="Save a PNG: per-method bars, or the sparsity curves when --sparsity has several levels.")
+def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, aggregate, distance_metric,
+             prescore_metric, predictors, ablation, sparsity, baselines, train_embedding, n_jobs, plot_out):
+    """Leave-one-dataset-out evaluation of M&C and the baselines on a knowledge base.
+
+    For each held-out dataset, its results leave the training set and the matching graph (its
+    distance edges stay); every method ranks the zoo on it and is scored against the recorded truth:
+    OSR, weighted Kendall tau, O2B, O2O, rel@1, rel@3, Pearson, Spearman.
+
+    Example: mnc evaluate --kb kb.sqlite --metric accuracy --seeds 3 --json eval.json
+    """
+    from ..evaluate import default_methods, run_evaluation
+    from ..kb import KnowledgeBase
+    from ..rank import PREDICTORS
+    from ._report import print_summary, save_plot, summary_frame
+
+    with KnowledgeBase(resolve_kb_path(kb_path)) as kb:
+        records = kb.records(metric, aggregate=aggregate, distance_metric=distance_metric,
+                             prescore_metric=prescore_metric)
+    if predictor not in PREDICTORS:
+        raise InputError(f"Unknown --predictor {predictor!r}: choose one of {sorted(PREDICTORS)}.")
+    extra = _split_list(predictors) or []
+    if extra == ["all"]:
+        extra = list(PREDICTORS)
+    for name in extra:
+        if name not in PREDICTORS:
+            raise InputError(f"Unknown predictor {name!r} in --predictors: choose from {sorted(PREDICTORS)}.")
+    mnc_params = {"predictor": predictor}
+    if train_embedding:
+        mnc_params["train_embedding"] = train_embedding
+    methods = default_methods(records, mnc_params=mnc_params, predictors=extra, ablation=ablation,
+                              baselines=_split_list(baselines))
+    levels = _parse_sparsity(sparsity)
+    held_out = _split_list(datasets)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    runs = {}
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console_err, transient=True) as bar:
+        for level in levels:
+            task = bar.add_task(f"sparsity {level:.0%}: folds", total=None)
+
+            def update(done, total, task=task):
+                bar.update(task, completed=done, total=total)
+
+            runs[level] = run_evaluation(records, methods, datasets=held_out, seeds=range(seeds),
+                                         sparsity=level, n_jobs=n_jobs, progress=update)
+
+    first = runs[levels[0]]
+    result = {
+        "metric": records.metric.name,
+        "higher_is_better": records.metric.higher_is_better,
+        "aggregate": aggregate,
+        "distance_metric": records.distance_metric,
+        "n_models": len(records.models),
+        "n_datasets": len(first["methods"]["mnc"]["per_dataset"]) if "mnc" in first["methods"] else None,
+        "sparsity": levels[0],
+        **first,
+    }
+    if len(levels) > 1:
+        result["sparsity_sweep"] = {f"{lv:g}": runs[lv]["methods"] for lv in levels}
+    for level in levels:
+        title = f"Leave-one-dataset-out on {records.metric.name}" + (f", sparsity {level:.0%}" if level else "")
+        print_summary(console, runs[level], title=title, seeds=seeds)
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2, sort_keys=True))
+        console.print(f"wrote {json_out}", highlight=False)
+    if csv_out:
+        frames = [summary_frame(runs[lv]).assign(sparsity=lv) for lv in levels]
+        import pandas as pd
+
+        Path(csv_out).parent.mkdir(parents=True, exist_ok=True)
+        pd.concat(frames).to_csv(csv_out, index_label="method")
+        console.print(f"wrote {csv_out}", highlight=False)
+    if plot_out:
+        save_plot(runs, plot_out, metric=records.metric.name)
+        console.print(f"wrote {plot_out}", highlight=False)

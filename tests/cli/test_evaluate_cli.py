@@ -1,0 +1,124 @@
+"""``mnc evaluate``: the JSON contract relied on from outside, the table, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from matchchoose.cli import main
+
+DATASETS = ["d0", "d1", "d2", "d3", "d4"]
+MODELS = ["m0", "m1", "m2", "m3", "m4", "m5"]
+
+
+def mnc(capsys, *args):
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def toy_kb(tmp_path, capsys, monkeypatch):
+    """A 6-model × 5-dataset FID-like KB (lower is better) with features, distances and prescores."""
+    monkeypatch.setenv("MNC_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    lat_m, lat_d = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    rows = ["model,dataset,metric,value,seed"]
+    for i, m in enumerate(MODELS):
+        for j, d in enumerate(DATASETS):
+            fid = 20 - 3 * lat_m[i] @ lat_d[j] + rng.normal()
+            rows.append(f"{m},{d},clip_fid,{fid:.4f},0")
+    (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "models.csv").write_text(
+        "model,arch,size\n" + "\n".join(f"{m},{'unet' if i % 2 else 'dit'},{lat_m[i, 0]:.3f}"
+                                        for i, m in enumerate(MODELS)) + "\n")
+    (tmp_path / "datasets.csv").write_text(
+        "dataset,f0,f1\n" + "\n".join(f"{d},{lat_d[j, 0]:.3f},{lat_d[j, 1]:.3f}" for j, d in enumerate(DATASETS)) + "\n")
+    dist = ["dataset_a,dataset_b,metric,value"]
+    for a in range(5):
+        for b in range(a + 1, 5):
+            dist.append(f"d{a},d{b},fd_clip,{np.linalg.norm(lat_d[a] - lat_d[b]):.4f}")
+    (tmp_path / "distances.csv").write_text("\n".join(dist) + "\n")
+    (tmp_path / "pre.csv").write_text(
+        "model,dataset,metric,value\n" + "\n".join(f"{m},{d},zero_shot_fid,{30 + i + j}" for i, m in enumerate(MODELS)
+                                                   for j, d in enumerate(DATASETS)) + "\n")
+    kb = tmp_path / "kb.sqlite"
+    for name, kind in [("results", "results"), ("models", "models"), ("datasets", "datasets"),
+                       ("distances", "distances"), ("pre", "prescores")]:
+        extra = ["--lower-is-better"] if name == "pre" else []
+        code, _, err = mnc(capsys, "kb", "import", tmp_path / f"{name}.csv", "--kind", kind, "--kb", kb, *extra)
+        assert code == 0, err
+    return kb
+
+
+FAST = ["--predictor", "random_forest"]
+
+
+def test_evaluate_writes_the_json_contract(toy_kb, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code, stdout, err = mnc(capsys, "evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--json", out, *FAST)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    methods = result["methods"]
+    assert {"mnc", "random", "initial", "overall", "direct", "nearest", "oracle"} <= set(methods)
+    for name, entry in methods.items():
+        for key in ("osr", "tau_w", "o2b", "o2o", "rel_at_1", "rel_at_3"):
+            assert key in entry, (name, key)
+        assert set(entry["per_dataset"]) == set(DATASETS)
+        for per in entry["per_dataset"].values():
+            assert set(per["predicted_scores"]) == set(MODELS)
+            assert "tau_w" in per and "osr" in per
+    # Higher predicted score = better: the oracle's top score is the lowest FID.
+    assert methods["oracle"]["osr"] == 1.0 and methods["oracle"]["tau_w"] == pytest.approx(1.0)
+    assert "weighted τ" in stdout and "oracle" in stdout
+
+
+def test_evaluate_restricts_datasets_and_runs_seeds(toy_kb, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code, _, err = mnc(capsys, "evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--datasets", "d1,d3",
+                       "--seeds", "2", "--baselines", "overall", "--json", out, *FAST)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert set(result["methods"]) == {"mnc", "overall"}
+    assert set(result["methods"]["mnc"]["per_dataset"]) == {"d1", "d3"}
+    assert result["seeds"] == [0, 1]
+    assert result["methods"]["mnc"]["tau_w_std"] is not None
+
+
+def test_evaluate_ablation_predictors_and_sparsity(toy_kb, tmp_path, capsys):
+    out, png, csv = tmp_path / "e.json", tmp_path / "e.png", tmp_path / "e.csv"
+    code, _, err = mnc(capsys, "evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--ablation",
+                       "--predictors", "rf_regressor", "--sparsity", "0,0.3", "--baselines", "overall",
+                       "--json", out, "--plot", png, "--csv", csv, *FAST)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert {"mnc", "mnc[features]", "mnc[graph]", "mnc[rf_regressor]", "overall"} == set(result["methods"])
+    assert set(result["sparsity_sweep"]) == {"0", "0.3"}
+    assert png.stat().st_size > 1000 and csv.read_text().startswith("method,")
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--metric", "nope"], "nope"),
+        (["--metric", "clip_fid", "--datasets", "zz"], "zz"),
+        (["--metric", "clip_fid", "--predictor", "magic"], "magic"),
+        (["--metric", "clip_fid", "--sparsity", "1.5"], "sparsity"),
+    ],
+)
+def test_evaluate_bad_input_is_one_line(toy_kb, capsys, args, needle):
+    code, _, err = mnc(capsys, "evaluate", "--kb", toy_kb, *args)
+    assert code == 2
+    assert "Traceback" not in err and needle in err
+    assert len(err.strip().splitlines()) <= 2  # rich may wrap a long line once
+
+
+def test_evaluate_missing_kb_is_an_error(tmp_path, capsys):
+    code, _, err = mnc(capsys, "evaluate", "--kb", tmp_path / "absent.sqlite", "--metric", "accuracy")
+    assert code == 2 and "absent.sqlite" in err and "Traceback" not in err
