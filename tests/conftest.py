@@ -25,3 +25,21 @@ def write_csv(tmp_path):
         return path
 
     return write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _embedding_cache_in_tmp(tmp_path_factory):
+    """Point ``MNC_CACHE_DIR`` at a temporary folder so no test writes embeddings to ``~/.cache``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MNC_CACHE_DIR", str(tmp_path_factory.mktemp("mnc_cache")))
+        yield
+
+
+@pytest.fixture
+def fresh_embedding_memory():
+    """Empty the in-process Node2Vec+ embedding cache before and after the test."""
+    from matchchoose.graph import _node2vec
+
+    _node2vec._MEMORY.clear()
+    yield _node2vec._MEMORY
+    _node2vec._MEMORY.clear()

@@ -246,6 +246,8 @@ class ZooRecords:
         """
         if not 0.0 <= fraction < 1.0:
             raise InputError(f"The 'fraction' parameter must be a float in [0, 1). Got {fraction!r} instead.")
+        if isinstance(protect, str):  # a lone name is one dataset, not its characters
+            protect = [protect]
         res = self.results
         candidates = np.flatnonzero(~res["dataset"].isin(list(protect)).to_numpy())
         rng = np.random.default_rng(random_state)

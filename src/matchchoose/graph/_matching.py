@@ -81,7 +81,8 @@ class MatchingGraph:
         check_real("dataset_edge_scale", dataset_edge_scale, low=0, low_open=True, owner="MatchingGraph")
         nodes = [model_node(m) for m in records.models] + [dataset_node(d) for d in records.datasets]
         edges = []
-        excluded = set(exclude_results_of)
+        # A lone name is one dataset, as in ZooRecords.without_results (set("d0") would exclude nothing).
+        excluded = {exclude_results_of} if isinstance(exclude_results_of, str) else set(exclude_results_of)
         util = records.utility_matrix()
         if len(util):
             weights = score_affinity(util, records.score_matrix(), score_affinity_method)

@@ -123,7 +123,7 @@ class Node2VecPlus:
         if path is not None and path.exists():
             try:
                 values = np.load(path, allow_pickle=False)
-            except (OSError, ValueError):
+            except (OSError, ValueError, EOFError):  # EOFError: an empty file (np.load raises it)
                 values = None  # a damaged cache file is recomputed, never trusted
             if values is not None and values.shape == (graph.n_nodes, self.dim):
                 self.cache_hit_ = True
