@@ -107,10 +107,12 @@ class RankClassifier(_Base):
         from sklearn.preprocessing import StandardScaler
 
         if self.estimator == "svc":
+            from sklearn.calibration import CalibratedClassifierCV
             from sklearn.svm import SVC
 
-            return make_pipeline(StandardScaler(), SVC(**{"kernel": "rbf", "probability": True,
-                                                           "random_state": seed, **params}))
+            # Platt-calibrated probabilities, as scikit-learn 1.9 recommends over SVC(probability=True).
+            svc = SVC(**{"kernel": "rbf", "random_state": seed, **params})
+            return make_pipeline(StandardScaler(), CalibratedClassifierCV(svc, ensemble=False))
         if self.estimator == "mlp":
             from sklearn.neural_network import MLPClassifier
 
