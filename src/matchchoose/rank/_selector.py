@@ -11,6 +11,7 @@ from ..graph import EDGE_OPERATORS, MatchingGraph, Node2VecPlus, dataset_node, e
 from ..records import ZooRecords
 from ._encode import encode_features
 from ._predictors import PREDICTORS, make_predictor
+from ._priors import prior_features
 
 __all__ = ["MatchChoose", "INPUTS", "TRAIN_EMBEDDINGS"]
 
@@ -52,6 +53,11 @@ class MatchChoose:
         fold embedding by orthogonal Procrustes), so training rows look like the prediction row,
         whose model edges are absent.
     holdout_groups : int
+    priors : bool, default=False
+        Add ``prior.overall`` and ``prior.nearest`` inputs: the model's mean normalised score over the
+        other training datasets and over the ``prior_k`` nearest ones (:mod:`._priors`); the row's
+        own dataset is always left out, so training rows look like prediction rows.
+    prior_k : int
     random_state : int
         Seed of the walks, Word2Vec, the holdout split and the predictor.
     cache : bool or path
@@ -65,7 +71,8 @@ class MatchChoose:
 
     def __init__(self, predictor="catboost", predictor_params=None, inputs="both", edge_operator="hadamard",
                  score_affinity="normalized", distance_affinity="gaussian", knn=3, dataset_edge_scale=1.0,
-                 embedding=None, train_embedding="full", holdout_groups=4, random_state=0, cache=True):
+                 embedding=None, train_embedding="full", holdout_groups=4, priors=False, prior_k=3,
+                 random_state=0, cache=True):
         self.predictor = predictor
         self.predictor_params = predictor_params
         self.inputs = inputs
@@ -77,6 +84,8 @@ class MatchChoose:
         self.embedding = embedding
         self.train_embedding = train_embedding
         self.holdout_groups = holdout_groups
+        self.priors = priors
+        self.prior_k = prior_k
         self.random_state = random_state
         self.cache = cache
 
@@ -105,6 +114,11 @@ class MatchChoose:
             self.model_features_ = pd.DataFrame(index=records.model_features.index)
             self.dataset_features_ = pd.DataFrame(index=records.dataset_features.index)
 
+        check_int("prior_k", self.prior_k, low=1, owner=owner)
+        self.priors_ = None
+        if self.priors:
+            self.priors_ = prior_features(records.normalized_matrix(), records.distances, records.datasets,
+                                          k=self.prior_k)
         norm = records.normalized_matrix().stack().dropna().rename("y").reset_index()
         norm.columns = ["dataset", "model", "y"]
         train = norm.sort_values(["dataset", "model"], kind="mergesort").reset_index(drop=True)
@@ -174,6 +188,14 @@ class MatchChoose:
             parts.append(self.model_features_.loc[models].to_numpy(float))
         if self.dataset_features_.shape[1]:
             parts.append(self.dataset_features_.loc[datasets].to_numpy(float))
+        if self.priors_ is not None:
+            models, datasets = np.asarray(models), np.asarray(datasets)
+            n_cols = next(iter(self.priors_.values())).shape[1]
+            block = np.zeros((len(models), n_cols))
+            for d in np.unique(datasets):
+                rows = np.flatnonzero(datasets == d)
+                block[rows] = self.priors_[d].loc[models[rows]].to_numpy(float)
+            parts.append(block)
         if self.embedding_ is not None:
             m_nodes = [model_node(m) for m in models]
             d_nodes = [dataset_node(d) for d in datasets]
@@ -190,6 +212,8 @@ class MatchChoose:
 
     def _feature_names(self) -> list:
         names = list(self.model_features_.columns) + list(self.dataset_features_.columns)
+        if self.priors_ is not None:
+            names += list(next(iter(self.priors_.values())).columns)
         if self.embedding_ is not None:
             dim = self.embedding_.shape[1] * (2 if self.edge_operator == "concat" else 1)
             names += [f"edge.{self.edge_operator}_{i}" for i in range(dim)]
