@@ -213,3 +213,19 @@ def test_parallel_folds_give_identical_results():
     serial = run_evaluation(toy(), methods, seeds=(0, 1), sparsity=0.25, n_jobs=1)
     parallel = run_evaluation(toy(), methods, seeds=(0, 1), sparsity=0.25, n_jobs=2)
     assert json.dumps(parallel["methods"], sort_keys=True) == json.dumps(serial["methods"], sort_keys=True)
+
+
+def test_initial_is_judged_on_the_models_it_scored():
+    records = toy(prescores=True)
+    # Drop the prescores of two models on w: the baseline knows nothing about them there.
+    pre = records.prescores
+    keep = ~((pre["dataset"] == "w") & pre["model"].isin(MODELS[2:]))
+    from dataclasses import replace
+
+    partial = replace(records, prescores=pre[keep].reset_index(drop=True))
+    out = run_evaluation(partial, [MethodSpec("initial", "initial"), MethodSpec("overall", "overall")])
+    w = out["methods"]["initial"]["per_dataset"]["w"]
+    assert w["coverage"] == 0.5
+    assert out["methods"]["initial"]["per_dataset"]["x"]["coverage"] == 1.0
+    assert out["methods"]["overall"]["per_dataset"]["w"]["coverage"] == 1.0
+    assert w["o2b"] is not None  # the reference model is judged from the full truth

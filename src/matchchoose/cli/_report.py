@@ -6,7 +6,8 @@ import pandas as pd
 from rich.table import Table
 
 COLUMNS = [("tau_w", "weighted τ"), ("osr", "OSR"), ("rel_at_1", "rel@1"), ("rel_at_3", "rel@3"),
-           ("o2o", "O2O"), ("o2b", "O2B"), ("pearson", "Pearson"), ("spearman", "Spearman")]
+           ("o2o", "O2O"), ("o2b", "O2B"), ("pearson", "Pearson"), ("spearman", "Spearman"),
+           ("coverage", "scored")]
 
 
 def summary_frame(run: dict) -> pd.DataFrame:

@@ -106,7 +106,9 @@ class RandomSelector(_Selector):
 class InitialSelector(_Selector):
     """Rank models by their score before fine-tuning (paper's "Initial"): the target's prescores.
 
-    Models without a prescore on the target get the lowest-score rule.
+    Models without a prescore on the target get the lowest-score rule. The evaluation scores this
+    baseline over :meth:`scored_models` only, as TransferGraph scores LogME: a prescore says
+    nothing about a model it was not computed for.
     """
 
     @staticmethod
@@ -119,6 +121,12 @@ class InitialSelector(_Selector):
         records = self._fit_common(records)
         self.records_ = records
         return self
+
+    def scored_models(self, dataset) -> list:
+        """The models with a prescore on ``dataset``."""
+        dataset = self._check_predict(dataset)
+        pre = self.records_.prescore_utility(dataset)
+        return [] if pre is None else sorted(pre.reindex(self.models_).dropna().index)
 
     def predict(self, dataset) -> pd.Series:
         dataset = self._check_predict(dataset)

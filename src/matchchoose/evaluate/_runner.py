@@ -19,12 +19,12 @@ import pandas as pd
 from .._errors import InputError
 from ..records import ZooRecords
 from ._baselines import BASELINES, InitialSelector, make_baseline
-from ._metrics import METRICS, expected_random_metrics, overall_best_model, selection_metrics
+from ._metrics import METRICS, expected_random_metrics, overall_best_model, pick_model, selection_metrics
 from ._split import iter_folds
 
 __all__ = ["MethodSpec", "default_methods", "run_evaluation"]
 
-METRIC_KEYS = tuple(METRICS)
+METRIC_KEYS = tuple(METRICS) + ("coverage",)
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,24 @@ def _fold_task(records, dataset, train, truth, methods, seed, reference, ks):
         selector = spec.build(seed, records)
         if getattr(selector, "expected_value", False):
             metrics = expected_random_metrics(truth, hib, reference, ks=ks)
+            metrics["coverage"] = 1.0
             scores = pd.Series(0.0, index=records.models)
             timings = {}
         else:
             selector.fit(train)
             t1 = time.perf_counter()
             scores = selector.predict(dataset)
-            metrics = selection_metrics(truth, scores.loc[truth.index], hib, reference, ks=ks)
+            # A selector that scores only some models (prescores) is judged on those it scored.
+            judged = truth
+            if hasattr(selector, "scored_models"):
+                judged = truth[truth.index.isin(selector.scored_models(dataset))]
+            ref = reference if reference in judged.index else None
+            metrics = selection_metrics(judged, scores.loc[judged.index], hib, ref, ks=ks)
+            if ref is None and reference in truth.index:
+                utility = records.metric.orient(truth)
+                pick = pick_model(scores.loc[judged.index])
+                metrics["o2b"] = float(utility[truth.index.get_loc(reference)] - utility[truth.index.get_loc(pick)])
+            metrics["coverage"] = len(judged) / len(truth)
             timings = dict(getattr(selector, "timings_", {}))
             timings["prediction"] = time.perf_counter() - t1
         timings["total"] = time.perf_counter() - t0
