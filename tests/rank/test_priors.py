@@ -50,3 +50,12 @@ def test_match_choose_with_priors_is_deterministic_and_uses_them():
     pa, pb = a.predict("d0"), b.predict("d0")
     assert pa.equals(pb)
     assert pa.idxmax() == "m5"  # the model best everywhere else
+
+
+def test_predicting_an_isolated_dataset_warns():
+    rows = [(f"m{i}", f"d{j}", float(i + j)) for i in range(4) for j in range(3)]
+    records = ZooRecords(pd.DataFrame(rows, columns=["model", "dataset", "value"]), Metric("accuracy", True))
+    mc = MatchChoose(predictor="random_forest", embedding={"dim": 4, "walk_length": 6, "num_walks": 3},
+                     cache=False).fit(records.without_results("d0"))
+    with pytest.warns(UserWarning, match="no edge in the matching graph"):
+        mc.predict("d0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -232,6 +234,11 @@ class MatchChoose:
                 f"Dataset {dataset!r} is not in the knowledge base MatchChoose was fitted on: profile it and "
                 "add its distances first."
             )
+        if self.embedding_ is not None and not any(dataset_node(dataset) in (u, v) for u, v, _ in self.graph_.edges):
+            warnings.warn(
+                f"Dataset {dataset!r} has no edge in the matching graph (no distances to other datasets): its "
+                "graph embedding carries no information. Add its distances, or use inputs='features'/priors=True.",
+                UserWarning, stacklevel=2)
         models = np.array(self.models_)
         X = self._design(models, np.array([dataset] * len(models)))
         return pd.Series(self.predictor_.predict(X), index=self.models_, name=dataset, dtype=float)
