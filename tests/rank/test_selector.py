@@ -90,7 +90,7 @@ def test_inputs_ablation(train, inputs, fresh_embedding_memory):
 
 
 def test_concat_operator_doubles_edge_columns(train, fresh_embedding_memory):
-    mc = selector(inputs="graph", edge_operator="concat").fit(train)
+    mc = selector(inputs="graph", edge_operator="concat", priors=False).fit(train)
     assert mc.feature_names_ == [f"edge.concat_{i}" for i in range(16)]
 
 
@@ -127,7 +127,7 @@ def test_predict_unknown_dataset(train, fresh_embedding_memory):
 def test_features_only_without_features_is_an_error(fresh_embedding_memory):
     train = toy_records(features=False).without_results("d0")
     with pytest.raises(InputError, match=r"MatchChoose\(inputs='features'\) has no input columns"):
-        selector(inputs="features").fit(train)
+        selector(inputs="features", priors=False).fit(train)
     # The graph alone still works without any feature.
     assert np.isfinite(selector(inputs="both").fit(train).predict("d0").to_numpy()).all()
 

@@ -55,7 +55,7 @@ class MatchChoose:
         fold embedding by orthogonal Procrustes), so training rows look like the prediction row,
         whose model edges are absent.
     holdout_groups : int
-    priors : bool, default=False
+    priors : bool, default=True
         Add ``prior.overall`` and ``prior.nearest`` inputs: the model's mean normalised score over the
         other training datasets and over the ``prior_k`` nearest ones (:mod:`._priors`); the row's
         own dataset is always left out, so training rows look like prediction rows.
@@ -73,7 +73,7 @@ class MatchChoose:
 
     def __init__(self, predictor="catboost", predictor_params=None, inputs="both", edge_operator="hadamard",
                  score_affinity="normalized", distance_affinity="gaussian", knn=3, dataset_edge_scale=1.0,
-                 embedding=None, train_embedding="full", holdout_groups=4, priors=False, prior_k=3,
+                 embedding=None, train_embedding="full", holdout_groups=4, priors=True, prior_k=3,
                  random_state=0, cache=True):
         self.predictor = predictor
         self.predictor_params = predictor_params
@@ -138,7 +138,7 @@ class MatchChoose:
         if X.shape[1] == 0:
             raise InputError(
                 f"MatchChoose(inputs={self.inputs!r}) has no input columns: the records have no model or "
-                "dataset features. Import features or use inputs='graph' or 'both'."
+                "dataset features. Import features, use inputs='graph' or 'both', or priors=True."
             )
         t0 = time.perf_counter()
         params = dict(self.predictor_params or {})
