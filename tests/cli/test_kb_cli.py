@@ -6,7 +6,7 @@ import click
 import pandas as pd
 import pytest
 
-from matchchoose.kb import KnowledgeBase, export_frame
+from matchchoose.kb import KnowledgeBase, export_frame, latest_version
 
 from matchchoose.cli import main
 from matchchoose.cli._kb import kb as kb_group
@@ -51,7 +51,7 @@ def test_import_info_and_reimport(capsys, files):
     assert code == 0 and "1 inserted" in out
     code, out, _ = mnc(capsys, "kb", "info", "--kb", kb)
     assert code == 0
-    assert "schema version 1" in out and "kb.sqlite" in out
+    assert f"schema version {latest_version()}" in out and "kb.sqlite" in out
     assert "accuracy" in out and "higher is better" in out and "fd" in out
     assert KnowledgeBase(kb).summary()["results"] == {"accuracy": 4}
 

@@ -6,7 +6,7 @@ import multiprocessing
 
 import pytest
 
-from matchchoose.kb import KnowledgeBase, import_table
+from matchchoose.kb import KnowledgeBase, import_table, latest_version
 
 N_WRITERS = 6
 N_ROWS = 300
@@ -36,4 +36,4 @@ def test_parallel_imports_keep_every_row(tmp_path):
     kb = KnowledgeBase(kb_path)
     assert kb.summary()["results"] == {"accuracy": N_WRITERS * N_ROWS}
     assert kb.models() == [f"m{i}" for i in range(7)] and len(kb.datasets()) == 5
-    assert kb.schema_version == 1
+    assert kb.schema_version == latest_version()

@@ -29,8 +29,8 @@ def test_new_file_gets_latest_schema_on_first_write(tmp_path):
     assert path.exists()
     assert {"meta", "metrics", "models", "datasets", "results", "distances", "model_features",
             "dataset_features"} <= _tables(path)
-    assert _version(path) == str(latest_version()) == "1"
-    assert KnowledgeBase(path).schema_version == 1
+    assert _version(path) == str(latest_version())
+    assert KnowledgeBase(path).schema_version == latest_version()
 
 
 def test_connection_settings(tmp_path):
@@ -57,15 +57,16 @@ def test_reading_a_missing_file_raises_and_creates_nothing(tmp_path):
 def test_pending_migrations_run_in_order(tmp_path, monkeypatch):
     path = tmp_path / "kb.sqlite"
     KnowledgeBase(path).declare_metric("bleu", True)
-    assert _version(path) == "1"
+    base = latest_version()
+    assert _version(path) == str(base)
 
     def v2(conn):
         conn.execute("ALTER TABLE models ADD COLUMN family TEXT")
 
     monkeypatch.setattr(_schema, "MIGRATIONS", [*_schema.MIGRATIONS, v2])
     kb = KnowledgeBase(path)
-    assert kb.schema_version == 2
-    assert _version(path) == "2"
+    assert kb.schema_version == base + 1
+    assert _version(path) == str(base + 1)
     with sqlite3.connect(path) as conn:
         assert "family" in [row[1] for row in conn.execute("PRAGMA table_info(models)")]
     assert kb.metric("bleu").higher_is_better  # data survived
@@ -74,6 +75,7 @@ def test_pending_migrations_run_in_order(tmp_path, monkeypatch):
 def test_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     path = tmp_path / "kb.sqlite"
     KnowledgeBase(path).declare_metric("bleu", True)
+    base = latest_version()
 
     def v2(conn):
         conn.execute("ALTER TABLE models ADD COLUMN family TEXT")
@@ -84,7 +86,7 @@ def test_failing_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     monkeypatch.setattr(_schema, "MIGRATIONS", [*_schema.MIGRATIONS, v2, v3])
     with pytest.raises(KnowledgeBaseError, match="boom"):
         KnowledgeBase(path).summary()
-    assert _version(path) == "1"
+    assert _version(path) == str(base)
     with sqlite3.connect(path) as conn:
         assert "family" not in [row[1] for row in conn.execute("PRAGMA table_info(models)")]
 
@@ -94,7 +96,8 @@ def test_newer_schema_raises(tmp_path):
     KnowledgeBase(path).declare_metric("bleu", True)
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(KnowledgeBaseError, match=r"schema version 99, newer .*\(up to 1\): upgrade matchchoose"):
+    expected = rf"schema version 99, newer .*\(up to {latest_version()}\): upgrade matchchoose"
+    with pytest.raises(KnowledgeBaseError, match=expected):
         KnowledgeBase(path).summary()
 
 

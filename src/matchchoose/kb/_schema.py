@@ -20,6 +20,16 @@ distances         dataset_a < dataset_b (symmetric, stored once, no diagonal), m
                   source, created_at
 model_features    model, feature, value_num | value_text (long format; both NULL = missing), updated_at
 dataset_features  dataset, feature, value_num | value_text, updated_at
+
+Tables (version 2)
+------------------
+model_configs     model, source (folder or ``hf://id``), config (JSON as Python writes it, so
+                  ``-Infinity`` survives: ``model_index``, ``components``, ``missing``), size
+                  (JSON: ``num_params``, ``tflop``, ``tflop_source``, ``hf_id``), parsed_at: the raw
+                  pipeline configs of models added with ``mnc zoo add``
+zoo_features      feature, hyperparameter, encoding ('min-max' | 'missing' | 'one-hot'), level, min, max,
+                  updated_at: which ``model_features`` columns the zoo's feature rule wrote, so a
+                  recomputation replaces exactly those (:mod:`matchchoose.features`)
 """
 
 from __future__ import annotations
@@ -98,8 +108,34 @@ def _v1(conn: sqlite3.Connection) -> None:
     )
 
 
+_V2 = (
+    """CREATE TABLE model_configs (
+        model TEXT PRIMARY KEY REFERENCES models (name),
+        source TEXT NOT NULL,
+        config TEXT NOT NULL,
+        size TEXT NOT NULL DEFAULT '{}',
+        parsed_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE zoo_features (
+        feature TEXT PRIMARY KEY CHECK (length(feature) > 0),
+        hyperparameter TEXT NOT NULL,
+        encoding TEXT NOT NULL CHECK (encoding IN ('min-max', 'missing', 'one-hot')),
+        level TEXT,
+        min REAL,
+        max REAL,
+        updated_at TEXT NOT NULL
+    )""",
+)
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    """Version 2: raw pipeline configs of added models, and the zoo feature columns' description."""
+    for statement in _V2:
+        conn.execute(statement)
+
+
 #: Migrations in order; ``MIGRATIONS[n - 1]`` brings a knowledge base from version ``n - 1`` to ``n``.
-MIGRATIONS: list = [_v1]
+MIGRATIONS: list = [_v1, _v2]
 
 
 def latest_version() -> int:

@@ -335,6 +335,59 @@ class KnowledgeBase:
                 "dataset_features": count("SELECT count(DISTINCT feature) FROM dataset_features"),
             }
 
+    # --------------------------------------------------------- model configs
+    def add_model_config(self, model: str, config: dict, *, source: str, size: dict | None = None) -> bool:
+        """Store (or replace) a model's raw pipeline config; ``True`` when the model had none.
+
+        ``config`` is :meth:`PipelineConfig.to_json() <matchchoose.features.PipelineConfig.to_json>`;
+        ``size`` holds ``num_params``, ``tflop``, ``tflop_source`` when known. The model is created
+        if needed. See :mod:`matchchoose.kb._configs`.
+
+        Examples
+        --------
+        >>> kb = KnowledgeBase(":memory:")
+        >>> kb.add_model_config("toy", {"model_index": {"_class_name": "P"}}, source="here")
+        True
+        >>> kb.model_config("toy")["config"]["model_index"]
+        {'_class_name': 'P'}
+        """
+        from ._configs import add_model_config
+
+        return add_model_config(self, model, config, source=source, size=size)
+
+    def model_config(self, model: str) -> dict:
+        """``{"model", "source", "config", "size", "parsed_at"}`` of a stored model config.
+
+        Raises :class:`KnowledgeBaseError` (listing the models with configs) when there is none.
+        """
+        from ._configs import model_config
+
+        return model_config(self, model)
+
+    def model_configs(self) -> pd.DataFrame:
+        """Stored model configs: columns ``model, source, parsed_at``, sorted by model."""
+        from ._configs import model_configs
+
+        return model_configs(self)
+
+    def zoo_feature_columns(self) -> pd.DataFrame:
+        """The ``model_features`` columns the zoo's feature rule last wrote, with their encoding."""
+        from ._configs import zoo_feature_columns
+
+        return zoo_feature_columns(self)
+
+    def replace_zoo_features(self, features: pd.DataFrame, description: pd.DataFrame, *,
+                             source: str = "matchchoose.features") -> dict:
+        """Replace the zoo's feature columns in ``model_features`` in one transaction.
+
+        Values of the columns written last time (``zoo_features``) are removed first, so a
+        recomputation after the zoo changed leaves no stale column; features imported by hand are
+        kept. See :func:`matchchoose.kb._configs.replace_zoo_features`.
+        """
+        from ._configs import replace_zoo_features
+
+        return replace_zoo_features(self, features, description, source=source)
+
     # --------------------------------------------------------------- records
     def records(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
                 prescore_metric: str | None = None, models=None, datasets=None) -> ZooRecords:
