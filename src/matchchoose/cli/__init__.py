@@ -29,10 +29,12 @@ def _register():
     from ._evaluate import evaluate
     from ._kb import kb
     from ._version import version
+    from ._zoo import zoo
 
     cli.add_command(kb)
     cli.add_command(evaluate)
     cli.add_command(version)
+    cli.add_command(zoo)
 
 
 _register()
