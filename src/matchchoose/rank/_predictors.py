@@ -98,7 +98,7 @@ class RankClassifier(_Base):
         if self.estimator == "xgboost":
             from .._errors import require
 
-            xgb = require("xgboost", "the 'xgboost' predictor", "xgboost")
+            xgb = require("xgboost", "the 'xgboost' predictor", "xgboost-cpu")
             base = dict(n_estimators=300, max_depth=6, learning_rate=0.1, random_state=seed, n_jobs=1,
                         tree_method="hist", objective="multi:softprob")
             base.update(params)
@@ -222,7 +222,7 @@ PREDICTORS = {
     "random_forest": (lambda rs, **kw: RankClassifier("random_forest", random_state=rs, **kw),
                       "random forest over rank classes"),
     "xgboost": (lambda rs, **kw: RankClassifier("xgboost", random_state=rs, **kw),
-                "XGBoost over rank classes (needs matchchoose[xgboost])"),
+                "XGBoost over rank classes (needs matchchoose[xgboost-cpu])"),
     "svc": (lambda rs, **kw: RankClassifier("svc", random_state=rs, **kw), "RBF support vector classifier"),
     "mlp": (lambda rs, **kw: RankClassifier("mlp", random_state=rs, **kw), "MLP, 256 hidden units"),
     "catboost_yetirank": (lambda rs, **kw: YetiRanker(random_state=rs, **kw),
