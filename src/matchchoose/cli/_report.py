@@ -35,10 +35,10 @@ def _fmt(value, std=None, seeds=1):
 def print_summary(console, run: dict, *, title: str, seeds: int = 1):
     """Print one rich table of a run (methods × metrics), with the ratio of weighted τ to Overall's."""
     table = Table(title=title, title_justify="left")
-    table.add_column("method", style="bold")
+    table.add_column("method", style="bold", no_wrap=True)
     for _, label in COLUMNS:
-        table.add_column(label, justify="right")
-    table.add_column("τ / overall", justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("τ / overall", justify="right", no_wrap=True)
     overall = run["methods"].get("overall", {}).get("tau_w")
     for name, entry in run["methods"].items():
         cells = [_fmt(entry.get(k), entry.get(f"{k}_std"), seeds) for k, _ in COLUMNS]
