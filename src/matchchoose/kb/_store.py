@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -148,6 +149,26 @@ class _Writer:
         return "inserted" if old is None else "updated"
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+        conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _retry_while_locked(step, timeout: float):
+    """Run ``step()``; on "database is locked/busy" retry with a short back-off for ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return step()
+        except sqlite3.OperationalError as exc:
+            message = str(exc).lower()
+            if ("locked" not in message and "busy" not in message) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 class KnowledgeBase:
     """Recorded fine-tuning results of a model zoo, in one SQLite file.
 
@@ -215,8 +236,11 @@ class KnowledgeBase:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             if self.path != _MEMORY:
-                conn.execute("PRAGMA journal_mode = WAL")
-            migrate(conn, where)
+                # Switching to WAL needs a moment of exclusive access and, while other processes
+                # create the same file, SQLite can answer "database is locked" at once without
+                # calling the busy handler: retry until the timeout instead.
+                _retry_while_locked(lambda: _enable_wal(conn), self.timeout)
+            _retry_while_locked(lambda: migrate(conn, where), self.timeout)
         except BaseException as exc:
             if conn is not None:
                 conn.close()
