@@ -11,6 +11,8 @@ uses *utility*, the value oriented so that higher is better (``-FID``, ``accurac
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -222,6 +224,44 @@ class ZooRecords:
             return None
         s = sub.groupby("model")["value"].mean()
         return pd.Series(self.prescore_metric.orient(s.to_numpy()), index=s.index).sort_index()
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of a canonical JSON rendering of everything in the records (floats by
+        ``repr``, NaN as null): a cache key that ignores import order, file names and timestamps."""
+        records = self
+
+        def cell(value):
+            if isinstance(value, str):
+                return value
+            return None if value is None or pd.isna(value) else repr(float(value))
+
+        def features(frame):
+            return {str(col): [frame[col].dtype.kind, [cell(v) for v in frame[col]]] for col in frame.columns}
+
+        def scores(frame):
+            if frame is None:
+                return None
+            rows = sorted(zip(frame["dataset"], frame["model"], frame["value"], strict=True))
+            return [[dataset, model, cell(value)] for dataset, model, value in rows]
+
+        def metric(m):
+            return None if m is None else [m.name, m.higher_is_better]
+
+        payload = {
+            "metric": metric(records.metric),
+            "results": scores(records.results),
+            "models": records.models,
+            "datasets": records.datasets,
+            "model_features": features(records.model_features),
+            "dataset_features": features(records.dataset_features),
+            "distance_metric": records.distance_metric,
+            "distances": None if records.distances is None else [
+                [cell(v) for v in row] for row in records.distances.to_numpy()],
+            "prescore_metric": metric(records.prescore_metric),
+            "prescores": scores(records.prescores),
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     # -------------------------------------------------------------- transforms
     def without_results(self, datasets) -> "ZooRecords":

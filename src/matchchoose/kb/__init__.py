@@ -19,6 +19,7 @@ Examples
 
 from ._import import KINDS, ImportSummary, export_frame, export_table, import_frame, import_table
 from ._metrics import BUILTIN_METRICS
+from ._profiles import Profile, distance_metric_name
 from ._schema import latest_version
 from ._store import KnowledgeBase, default_kb_path
 
@@ -27,7 +28,9 @@ __all__ = [
     "KINDS",
     "ImportSummary",
     "KnowledgeBase",
+    "Profile",
     "default_kb_path",
+    "distance_metric_name",
     "export_frame",
     "export_table",
     "import_frame",

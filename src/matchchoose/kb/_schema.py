@@ -30,6 +30,15 @@ model_configs     model, source (folder or ``hf://id``), config (JSON as Python 
 zoo_features      feature, hyperparameter, encoding ('min-max' | 'missing' | 'one-hot'), level, min, max,
                   updated_at: which ``model_features`` columns the zoo's feature rule wrote, so a
                   recomputation replaces exactly those (:mod:`matchchoose.features`)
+
+Tables (version 3)
+------------------
+profiles          dataset, probe (probe key: name and weights), preprocess (named mode), content_hash
+                  (of the dataset's images and captions), n, dim, mean (float64 bytes), cov (float64
+                  bytes, dim x dim), embeddings (zlib-compressed float16 bytes, n x dim, or NULL),
+                  probe_info (JSON), report (JSON: images found, used, skipped), source, created_at;
+                  one profile per (dataset, probe, preprocess), found again by content hash
+                  (:mod:`matchchoose.profile`)
 """
 
 from __future__ import annotations
@@ -134,8 +143,35 @@ def _v2(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_V3 = (
+    """CREATE TABLE profiles (
+        dataset TEXT NOT NULL REFERENCES datasets (name),
+        probe TEXT NOT NULL CHECK (length(probe) > 0),
+        preprocess TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        n INTEGER NOT NULL CHECK (n > 0),
+        dim INTEGER NOT NULL CHECK (dim > 0),
+        mean BLOB NOT NULL,
+        cov BLOB NOT NULL,
+        embeddings BLOB,
+        probe_info TEXT NOT NULL DEFAULT '{}',
+        report TEXT NOT NULL DEFAULT '{}',
+        source TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (dataset, probe, preprocess)
+    )""",
+    "CREATE INDEX profiles_by_content ON profiles (content_hash, probe, preprocess)",
+)
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    """Version 3: dataset profiles (embedding statistics per dataset, probe and preprocessing)."""
+    for statement in _V3:
+        conn.execute(statement)
+
+
 #: Migrations in order; ``MIGRATIONS[n - 1]`` brings a knowledge base from version ``n - 1`` to ``n``.
-MIGRATIONS: list = [_v1, _v2]
+MIGRATIONS: list = [_v1, _v2, _v3]
 
 
 def latest_version() -> int:

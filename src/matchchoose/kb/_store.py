@@ -24,6 +24,7 @@ from .._errors import KnowledgeBaseError
 from .._validation import check_in
 from ..records import Metric, ZooRecords
 from . import _metrics
+from ._profiles import ProfileStore
 from ._schema import migrate, read_version, utcnow
 
 __all__ = ["KnowledgeBase", "default_kb_path"]
@@ -169,7 +170,7 @@ def _retry_while_locked(step, timeout: float):
             delay = min(delay * 2, 0.2)
 
 
-class KnowledgeBase:
+class KnowledgeBase(ProfileStore):
     """Recorded fine-tuning results of a model zoo, in one SQLite file.
 
     Parameters
@@ -414,7 +415,8 @@ class KnowledgeBase:
 
     # --------------------------------------------------------------- records
     def records(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
-                prescore_metric: str | None = None, models=None, datasets=None) -> ZooRecords:
+                prescore_metric: str | None = None, models=None, datasets=None,
+                profile_probe: str | None = None) -> ZooRecords:
         """The tidy tables of one metric, for the selection engine.
 
         Parameters
@@ -434,6 +436,10 @@ class KnowledgeBase:
             Restrict to these (each must be stored). Default models: those with a result for
             ``metric`` or a prescore; default datasets: those with a result, a prescore, a distance
             or features, so a target dataset known only by its features or distances is included.
+        profile_probe : str, optional
+            Probe key whose profiles' mean embeddings join the dataset features (paper 4.2), one
+            column ``<probe>.<i>`` per dimension, NaN for datasets without such a profile. Profiled
+            datasets count as having features.
 
         Returns
         -------
@@ -469,9 +475,15 @@ class KnowledgeBase:
                 named = set(results["dataset"]) | set(() if prescores is None else prescores["dataset"])
                 named |= {name for pair in pairs or () for name in pair[:2]}
                 named |= {row[0] for row in conn.execute("SELECT DISTINCT dataset FROM dataset_features")}
+                if profile_probe is not None:
+                    named |= {row[0] for row in conn.execute(
+                        "SELECT DISTINCT dataset FROM profiles WHERE probe = ?", (profile_probe,))}
                 datasets = sorted(named)
             model_features = _feature_frame(conn, "model", models)
             dataset_features = _feature_frame(conn, "dataset", datasets)
+        if profile_probe is not None:
+            means = self.profile_means(profile_probe).reindex(dataset_features.index)
+            dataset_features = pd.concat([dataset_features, means], axis=1)
 
         how = "mean" if aggregate == "mean" else ("max" if quality.higher_is_better else "min")
         results = _aggregate(results, how)
@@ -485,14 +497,16 @@ class KnowledgeBase:
         )
 
     def content_hash(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
-                     prescore_metric: str | None = None, models=None, datasets=None) -> str:
+                     prescore_metric: str | None = None, models=None, datasets=None,
+                     profile_probe: str | None = None) -> str:
         """SHA-256 (hex) of everything :meth:`records` returns for these arguments.
 
         It does not depend on import order, file names or timestamps: use it to key caches of
         anything computed from the records.
         """
         records = self.records(metric, aggregate=aggregate, distance_metric=distance_metric,
-                               prescore_metric=prescore_metric, models=models, datasets=datasets)
+                               prescore_metric=prescore_metric, models=models, datasets=datasets,
+                               profile_probe=profile_probe)
         return _fingerprint(records)
 
     # --------------------------------------------------------------- helpers
@@ -601,37 +615,5 @@ def _as_text(value) -> str:
 
 
 def _fingerprint(records: ZooRecords) -> str:
-    """SHA-256 of a canonical JSON rendering of ``records`` (floats by ``repr``, NaN as null)."""
-
-    def cell(value):
-        if isinstance(value, str):
-            return value
-        return None if value is None or pd.isna(value) else repr(float(value))
-
-    def features(frame):
-        return {str(col): [frame[col].dtype.kind, [cell(v) for v in frame[col]]] for col in frame.columns}
-
-    def scores(frame):
-        if frame is None:
-            return None
-        rows = sorted(zip(frame["dataset"], frame["model"], frame["value"], strict=True))
-        return [[dataset, model, cell(value)] for dataset, model, value in rows]
-
-    def metric(m):
-        return None if m is None else [m.name, m.higher_is_better]
-
-    payload = {
-        "metric": metric(records.metric),
-        "results": scores(records.results),
-        "models": records.models,
-        "datasets": records.datasets,
-        "model_features": features(records.model_features),
-        "dataset_features": features(records.dataset_features),
-        "distance_metric": records.distance_metric,
-        "distances": None if records.distances is None else [
-            [cell(v) for v in row] for row in records.distances.to_numpy()],
-        "prescore_metric": metric(records.prescore_metric),
-        "prescores": scores(records.prescores),
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """See :meth:`ZooRecords.content_hash`."""
+    return records.content_hash()
