@@ -29,6 +29,7 @@ def _register():
     from ._choose import choose, profile
     from ._evaluate import evaluate
     from ._kb import kb
+    from ._score import score
     from ._version import version
     from ._zoo import zoo
 
@@ -38,6 +39,7 @@ def _register():
     cli.add_command(zoo)
     cli.add_command(profile)
     cli.add_command(choose)
+    cli.add_command(score)
 
 
 _register()
