@@ -39,6 +39,13 @@ profiles          dataset, probe (probe key: name and weights), preprocess (name
                   probe_info (JSON), report (JSON: images found, used, skipped), source, created_at;
                   one profile per (dataset, probe, preprocess), found again by content hash
                   (:mod:`matchchoose.profile`)
+
+Tables (version 4)
+------------------
+grid_cells        model, dataset, recipe (hash of the cell's recipe), state ('pending' | 'running' |
+                  'done' | 'failed'), run_dir, error, attempts, owner (host:pid of the grid driver
+                  that claimed it), result (JSON), updated_at: the cells of ``mnc grid``
+                  (:mod:`matchchoose.grid`)
 """
 
 from __future__ import annotations
@@ -170,8 +177,31 @@ def _v3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+_V4 = (
+    """CREATE TABLE grid_cells (
+        model TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'running', 'done', 'failed')),
+        run_dir TEXT,
+        error TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        owner TEXT,
+        result TEXT NOT NULL DEFAULT '{}',
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (model, dataset, recipe)
+    )""",
+)
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    """Version 4: the cells of fine-tuning grids and their state."""
+    for statement in _V4:
+        conn.execute(statement)
+
+
 #: Migrations in order; ``MIGRATIONS[n - 1]`` brings a knowledge base from version ``n - 1`` to ``n``.
-MIGRATIONS: list = [_v1, _v2, _v3]
+MIGRATIONS: list = [_v1, _v2, _v3, _v4]
 
 
 def latest_version() -> int:

@@ -24,6 +24,7 @@ from .._errors import KnowledgeBaseError
 from .._validation import check_in
 from ..records import Metric, ZooRecords
 from . import _metrics
+from ._grid import GridStore
 from ._profiles import ProfileStore
 from ._schema import migrate, read_version, utcnow
 
@@ -170,7 +171,7 @@ def _retry_while_locked(step, timeout: float):
             delay = min(delay * 2, 0.2)
 
 
-class KnowledgeBase(ProfileStore):
+class KnowledgeBase(ProfileStore, GridStore):
     """Recorded fine-tuning results of a model zoo, in one SQLite file.
 
     Parameters
