@@ -29,6 +29,7 @@ def _register():
     from ._choose import choose, profile
     from ._evaluate import evaluate
     from ._kb import kb
+    from ._sample import sample
     from ._score import score
     from ._version import version
     from ._zoo import zoo
@@ -40,6 +41,7 @@ def _register():
     cli.add_command(profile)
     cli.add_command(choose)
     cli.add_command(score)
+    cli.add_command(sample)
 
 
 _register()
