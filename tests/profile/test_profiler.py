@@ -109,3 +109,20 @@ def test_unknown_probe_lists_the_registry(tmp_path, color_zoo):
     _, folders, _ = color_zoo
     with pytest.raises(InputError, match=r"Unknown probe 'nope'; registered probes: .*pixels"):
         profile_dataset(KnowledgeBase(tmp_path / "kb.sqlite"), folders["red"], probe="nope")
+
+
+def test_a_stored_profile_answers_without_building_the_probe(color_zoo, tmp_path, monkeypatch):
+    from matchchoose.profile import _probes
+
+    _, folders, _ = color_zoo
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    first = profile_dataset(kb, folders["red"], probe="pixels")
+
+    def explode(**options):
+        raise AssertionError("the probe was built")
+
+    monkeypatch.setitem(_probes.PROBES, "pixels", explode)
+    again = profile_dataset(kb, folders["red"], probe="pixels")
+    assert again.reused and again.profile.mean.tobytes() == first.profile.mean.tobytes()
+    with pytest.raises(AssertionError, match="the probe was built"):
+        profile_dataset(kb, folders["green"], probe="pixels")  # new images: the probe must run

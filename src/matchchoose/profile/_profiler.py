@@ -90,8 +90,14 @@ def profile_dataset(kb, path, *, name: str | None = None, probe: str | Probe = "
     """
     root = Path(path)
     folder = ImageFolder(root, max_pixels=max_pixels)
-    probe = probe if isinstance(probe, Probe) else get_probe(probe, **(probe_options or {}))
     content = folder.content_hash()
+    if isinstance(probe, str) and not probe_options:
+        # Fast path: the probe's default weights have key == name; a stored profile of these
+        # images answers without loading the probe (and torch) at all.
+        fast = _stored_default(kb, content, probe, name)
+        if fast is not None:
+            return _finish(kb, fast, fast.dataset, True, distances)
+    probe = probe if isinstance(probe, Probe) else get_probe(probe, **(probe_options or {}))
     existing = kb.find_profile(content, probe.key, probe.preprocess)
     if name is None:
         name = existing.dataset if existing is not None else (root.resolve().name or "dataset")
@@ -134,10 +140,23 @@ def profile_dataset(kb, path, *, name: str | None = None, probe: str | Probe = "
                           n=len(emb), mean=mean, cov=cov, embeddings=emb if store_embeddings else None,
                           probe_info=probe.describe(), report=_report(folder))
         kb.store_profile(profile, source=str(root))
-    profile.reused = reused
+    return _finish(kb, profile, name, reused, distances)
 
-    metric = distance_metric_name(probe.key)
-    n_distances = (update_distances(kb, name, probe.key, probe.preprocess, recompute=not reused)
+
+def _stored_default(kb, content: str, probe: str, name: str | None) -> Profile | None:
+    """The stored profile of these images under probe ``probe``'s default weights (key == name),
+    under ``name`` (or any name when ``name`` is None), if there is exactly one such."""
+    found = [p for p in kb._profiles_where("content_hash = ? AND probe = ?", (content, probe), None, False)
+             if name is None or p.dataset == name]
+    if len({p.preprocess for p in found}) != 1:
+        return None
+    return found[0]
+
+
+def _finish(kb, profile: Profile, name: str, reused: bool, distances: bool) -> ProfileResult:
+    profile.reused = reused
+    metric = distance_metric_name(profile.probe)
+    n_distances = (update_distances(kb, name, profile.probe, profile.preprocess, recompute=not reused)
                    if distances else 0)
     return ProfileResult(profile=profile, dataset=name, reused=reused, metric=metric, n_distances=n_distances,
                          report=profile.report)
