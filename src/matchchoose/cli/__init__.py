@@ -28,6 +28,8 @@ def cli():
 def _register():
     from ._choose import choose, profile
     from ._evaluate import evaluate
+    from ._finetune import finetune
+    from ._grid import grid
     from ._kb import kb
     from ._sample import sample
     from ._score import score
@@ -42,6 +44,8 @@ def _register():
     cli.add_command(choose)
     cli.add_command(score)
     cli.add_command(sample)
+    cli.add_command(finetune)
+    cli.add_command(grid)
 
 
 _register()

@@ -1,0 +1,138 @@
+"""mnc grid on 2 tiny models x 2 tiny datasets: local and Ray, skip done cells, keep failures, resume a killed grid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+pytest.importorskip("diffusers")
+pytest.importorskip("peft")
+
+from matchchoose.finetune.tiny import build_tiny_pipeline  # noqa: E402
+from matchchoose.grid import GridSpec, run_grid  # noqa: E402
+from matchchoose.kb import KnowledgeBase  # noqa: E402
+
+RECIPE = {"steps": 2, "batch_size": 2, "resolution": 16, "checkpoint_every": 1, "learning_rate": 1e-3}
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny-zoo")
+    return {"tiny-sd": str(build_tiny_pipeline("sd", root / "sd")),
+            "tiny-pixart": str(build_tiny_pipeline("pixart", root / "pixart"))}
+
+
+@pytest.fixture
+def captioned(color_zoo):
+    _, folders, _ = color_zoo
+    for name in ("red", "blue"):
+        for i in range(10):
+            (folders[name] / f"{i}.txt").write_text(f"a {name} square {i}")
+    return {"red": str(folders["red"]), "blue": str(folders["blue"])}
+
+
+def _spec(models, datasets, out, **changes):
+    fields = dict(models=models, datasets=datasets, out_dir=str(out), recipe=RECIPE, n_samples=3, sample_steps=2,
+                  sample_resolution=16, probe="pixels", score_kinds=("fd",), val_fraction=0.3, seed=0, prescore=True)
+    fields.update(changes)
+    return GridSpec(**fields)
+
+
+def test_local_grid_records_results_and_skips_finished_cells(tiny_models, captioned, tmp_path):
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    spec = _spec(tiny_models, captioned, tmp_path / "runs")
+    report = run_grid(kb, spec, progress=False)
+    assert (report.ran, report.done, report.failed) == (4, 4, 0)
+    records = kb.records("fd_pixels")
+    assert len(records.results) == 4 and len(records.prescores) == 4
+    cell = report.cells.iloc[0]
+    assert cell["state"] == "done" and cell["result"]["finetune"]["steps"] == 2
+    assert (tmp_path / "runs" / "tiny-sd" / "red" / "samples" / "metadata.jsonl").is_file()
+    again = run_grid(kb, spec, progress=False)
+    assert (again.ran, again.skipped_done) == (0, 4)
+    assert len(kb.records("fd_pixels").results) == 4
+
+
+def test_a_failed_cell_keeps_its_error_and_does_not_block_the_others(tiny_models, captioned, tmp_path):
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    models = {**tiny_models, "broken": str(tmp_path / "no-such-model")}
+    report = run_grid(kb, _spec(models, {"red": captioned["red"]}, tmp_path / "runs"), progress=False)
+    assert (report.done, report.failed) == (2, 1)
+    cells = report.cells.set_index("model")
+    assert cells.loc["broken", "state"] == "failed" and "no-such-model" in cells.loc["broken", "error"]
+    again = run_grid(kb, _spec(models, {"red": captioned["red"]}, tmp_path / "runs"), progress=False)
+    assert (again.ran, again.skipped_failed) == (0, 1)
+    retried = run_grid(kb, _spec(models, {"red": captioned["red"]}, tmp_path / "runs"), retry_failed=True,
+                       progress=False)
+    assert retried.ran == 1 and retried.cells.set_index("model").loc["broken", "attempts"] == 2
+
+
+_DRIVER = """
+import json, sys
+from matchchoose.grid import GridSpec, run_grid
+from matchchoose.kb import KnowledgeBase
+fields = json.loads(sys.argv[2])
+fields["score_kinds"] = tuple(fields["score_kinds"])
+run_grid(KnowledgeBase(sys.argv[1]), GridSpec(**fields), progress=False)
+"""
+
+
+def test_a_killed_grid_resumes_with_nothing_lost(tiny_models, captioned, tmp_path):
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+
+    kb_path = tmp_path / "kb.sqlite"
+    spec = _spec(tiny_models, captioned, tmp_path / "runs", recipe={**RECIPE, "steps": 6})
+    # A separate process (not a fork of this one, whose torch thread pools may already be running).
+    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(kb_path), json.dumps(dataclasses.asdict(spec))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kb = KnowledgeBase(kb_path)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill it once the first cell is done and the second one has started
+        if kb._exists() and "done" in set(kb.grid_cells()["state"]) and "running" in set(kb.grid_cells()["state"]):
+            break
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = kb.grid_cells()
+    assert (before["state"] == "done").sum() >= 1 and (before["state"] == "running").sum() == 1
+    report = run_grid(kb, spec, progress=False)
+    assert report.resumed == 1 and report.failed == 0
+    after = kb.grid_cells()
+    assert set(after["state"]) == {"done"}
+    assert len(kb.records("fd_pixels").results) == 4
+
+
+@pytest.mark.slow
+def test_ray_backend_on_a_local_instance(tiny_models, captioned, tmp_path):
+    ray = pytest.importorskip("ray")
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    try:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        report = run_grid(kb, _spec(tiny_models, captioned, tmp_path / "runs"), backend="ray", progress=False)
+    finally:
+        ray.shutdown()
+    assert (report.ran, report.done) == (4, 4)
+    assert len(kb.records("fd_pixels").results) == 4
+
+
+def test_mnc_grid_runs_reports_and_shows_status(tiny_models, captioned, mnc, tmp_path):
+    kb = tmp_path / "kb.sqlite"
+    args = ["grid", "--models", f"tiny-sd={tiny_models['tiny-sd']}", "--datasets", f"red={captioned['red']}",
+            "--out", tmp_path / "runs", "--kb", kb, "--steps", "1", "--batch-size", "2", "--resolution", "16",
+            "--n-samples", "2", "--sample-steps", "1", "--sample-resolution", "16", "--probe", "pixels",
+            "--no-prescore"]
+    code, out, err = mnc(*args, "--json", tmp_path / "grid.json")
+    assert code == 0, err
+    assert "1 done, 0 failed" in out
+    code, out, err = mnc(*args, "--status")
+    assert code == 0 and "done" in out and "fd_pixels" in out
+    code, out, err = mnc(*args)
+    assert code == 0 and "skipped 1 done" in out
+    code, _, err = mnc("grid", "--datasets", captioned["red"], "--out", tmp_path / "r", "--kb", kb)
+    assert code == 2 and "No models" in err
