@@ -54,6 +54,16 @@ def test_local_grid_records_results_and_skips_finished_cells(tiny_models, captio
     again = run_grid(kb, spec, progress=False)
     assert (again.ran, again.skipped_done) == (0, 4)
     assert len(kb.records("fd_pixels").results) == 4
+    # The KB serves mnc choose and mnc evaluate directly: model configs and features, dataset profiles.
+    assert set(report.prepared["models"]) == set(tiny_models) and set(report.prepared["datasets"]) == set(captioned)
+    assert {"tiny-sd", "tiny-pixart"} <= set(kb.model_configs()["model"])
+    records = kb.records("fd_pixels", profile_probe="pixels", distance_metric="frechet:pixels")
+    assert records.model_features.loc["tiny-sd"].notna().any()
+    assert records.distances.loc["red", "blue"] > 0
+    from matchchoose.kb import export_frame
+
+    row = export_frame(kb, "results").iloc[0]
+    assert '"torch"' in row["versions"] and row["split"] == "val_fraction=0.3,seed=0"
 
 
 def test_a_failed_cell_keeps_its_error_and_does_not_block_the_others(tiny_models, captioned, tmp_path):

@@ -57,6 +57,8 @@ class GridSpec:
     prescore: bool = True
     gpus_per_cell: float = 1.0
     cpus_per_cell: float = 1.0
+    register_models: bool = True
+    profile_datasets: bool = True
 
     def protocol(self) -> dict:
         """Everything that defines a cell's result (not where it runs): hashed into :meth:`recipe_hash`."""
@@ -100,6 +102,7 @@ class GridReport:
     skipped_busy: int = 0
     resumed: int = 0
     seconds: float = 0.0
+    prepared: dict = field(default_factory=dict)
     cells: object = None  # DataFrame of the grid's cells after the run
 
     def to_dict(self) -> dict:
@@ -128,6 +131,52 @@ def _execute(job, task: CellTask) -> dict:
                 "seconds": time.perf_counter() - started}
 
 
+def _prepare(kb, spec: GridSpec) -> dict:
+    """Register the models' configs and features and profile the datasets (see :class:`GridSpec`).
+    A model or dataset that cannot be read is reported, not fatal: its cells fail with the reason."""
+    import warnings
+
+    done = {"models": [], "datasets": [], "problems": []}
+    if spec.register_models:
+        from ..features import add_model, store_features
+
+        for name, path in spec.models.items():
+            if (Path(path) / "model_index.json").is_file():
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        add_model(kb, path, name=name, size=True, recompute=False)
+                    done["models"].append(name)
+                except InputError as exc:
+                    done["problems"].append(f"model {name}: {exc}")
+        if done["models"]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                store_features(kb)
+    if spec.profile_datasets:
+        from ..profile import profile_dataset
+
+        for name, path in spec.datasets.items():
+            try:
+                profile_dataset(kb, path, name=name, probe=spec.probe, probe_options=dict(spec.probe_options))
+                done["datasets"].append(name)
+            except InputError as exc:
+                done["problems"].append(f"dataset {name}: {exc}")
+    return done
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for package in ("matchchoose", "torch", "diffusers", "transformers", "peft"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
 def _record(kb, spec: GridSpec, recipe: str, task: CellTask, outcome: dict) -> bool:
     from ..score import record_score
     from ..score._score import Score
@@ -136,7 +185,8 @@ def _record(kb, spec: GridSpec, recipe: str, task: CellTask, outcome: dict) -> b
         kb.grid_fail(task.model, task.dataset, recipe, outcome["error"], run_dir=task.run_dir)
         return False
     result = outcome["result"]
-    protocol = {"grid_recipe": recipe, **{k: v for k, v in spec.protocol().items()}}
+    protocol = {"grid_recipe": recipe, "split": f"val_fraction={spec.val_fraction},seed={spec.seed}",
+                "versions": _versions(), **spec.protocol()}
     for kind, prescore in (("scores", False), ("prescores", True)):
         for item in result.get(kind, []):
             record_score(kb, Score(**item), model=task.model, dataset=task.dataset, prescore=prescore,
@@ -180,6 +230,7 @@ def run_grid(kb, spec: GridSpec, *, backend: str = "local", address: str | None 
     started = time.perf_counter()
     kb.grid_add([(m, d) for m in spec.models for d in spec.datasets], recipe)
     report = GridReport(recipe=recipe)
+    report.prepared = _prepare(kb, spec)
     tasks = []
     for model, model_path in spec.models.items():
         for dataset, dataset_path in spec.datasets.items():
