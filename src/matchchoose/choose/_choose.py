@@ -101,7 +101,12 @@ def resolve_probe(kb, probe: str | None) -> str:
         return probe
     keys = sorted(set(kb.profiles()["probe"]))
     if len(keys) == 1:
-        return keys[0].split("@")[0]
+        if "@" in keys[0]:
+            info = kb._profiles_where("probe = ?", (keys[0],), None, False)[0].probe_info
+            raise KnowledgeBaseError(
+                f"The knowledge base {kb.path} was profiled with probe {keys[0]!r}, non-default weights "
+                f"({info.get('weights', '?')}): pass --probe {keys[0].split('@')[0]} --probe-weights with those weights.")
+        return keys[0]
     if not keys:
         raise KnowledgeBaseError(
             f"The knowledge base {kb.path} has no dataset profiles, so a new dataset cannot be compared with its "
