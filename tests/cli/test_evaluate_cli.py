@@ -7,24 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from matchchoose.cli import main
-
 DATASETS = ["d0", "d1", "d2", "d3", "d4"]
 MODELS = ["m0", "m1", "m2", "m3", "m4", "m5"]
 
 
-def mnc(capsys, *args):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture
-def toy_kb(tmp_path, capsys, monkeypatch):
+def toy_kb(tmp_path, mnc, monkeypatch):
     """A 6-model × 5-dataset FID-like KB (lower is better) with features, distances and prescores."""
     monkeypatch.setenv("MNC_CACHE_DIR", str(tmp_path / "cache"))
     rng = np.random.default_rng(0)
@@ -52,7 +40,7 @@ def toy_kb(tmp_path, capsys, monkeypatch):
     for name, kind in [("results", "results"), ("models", "models"), ("datasets", "datasets"),
                        ("distances", "distances"), ("pre", "prescores")]:
         extra = ["--lower-is-better"] if name == "pre" else []
-        code, _, err = mnc(capsys, "kb", "import", tmp_path / f"{name}.csv", "--kind", kind, "--kb", kb, *extra)
+        code, _, err = mnc("kb", "import", tmp_path / f"{name}.csv", "--kind", kind, "--kb", kb, *extra)
         assert code == 0, err
     return kb
 
@@ -60,9 +48,9 @@ def toy_kb(tmp_path, capsys, monkeypatch):
 FAST = ["--predictor", "random_forest"]
 
 
-def test_evaluate_writes_the_json_contract(toy_kb, tmp_path, capsys):
+def test_evaluate_writes_the_json_contract(toy_kb, tmp_path, mnc):
     out = tmp_path / "eval.json"
-    code, stdout, err = mnc(capsys, "evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--json", out, *FAST)
+    code, stdout, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--json", out, *FAST)
     assert code == 0, err
     result = json.loads(out.read_text())
     methods = result["methods"]
@@ -79,9 +67,9 @@ def test_evaluate_writes_the_json_contract(toy_kb, tmp_path, capsys):
     assert "weighted τ" in stdout and "oracle" in stdout
 
 
-def test_evaluate_restricts_datasets_and_runs_seeds(toy_kb, tmp_path, capsys):
+def test_evaluate_restricts_datasets_and_runs_seeds(toy_kb, tmp_path, mnc):
     out = tmp_path / "eval.json"
-    code, _, err = mnc(capsys, "evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--datasets", "d1,d3",
+    code, _, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--datasets", "d1,d3",
                        "--seeds", "2", "--baselines", "overall", "--json", out, *FAST)
     assert code == 0, err
     result = json.loads(out.read_text())
@@ -91,9 +79,9 @@ def test_evaluate_restricts_datasets_and_runs_seeds(toy_kb, tmp_path, capsys):
     assert result["methods"]["mnc"]["tau_w_std"] is not None
 
 
-def test_evaluate_ablation_predictors_and_sparsity(toy_kb, tmp_path, capsys):
+def test_evaluate_ablation_predictors_and_sparsity(toy_kb, tmp_path, mnc):
     out, png, csv = tmp_path / "e.json", tmp_path / "e.png", tmp_path / "e.csv"
-    code, _, err = mnc(capsys, "evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--ablation",
+    code, _, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--ablation",
                        "--predictors", "rf_regressor", "--sparsity", "0,0.3", "--baselines", "overall",
                        "--json", out, "--plot", png, "--csv", csv, *FAST)
     assert code == 0, err
@@ -112,13 +100,13 @@ def test_evaluate_ablation_predictors_and_sparsity(toy_kb, tmp_path, capsys):
         (["--metric", "clip_fid", "--sparsity", "1.5"], "sparsity"),
     ],
 )
-def test_evaluate_bad_input_is_one_line(toy_kb, capsys, args, needle):
-    code, _, err = mnc(capsys, "evaluate", "--kb", toy_kb, *args)
+def test_evaluate_bad_input_is_one_line(toy_kb, mnc, args, needle):
+    code, _, err = mnc("evaluate", "--kb", toy_kb, *args)
     assert code == 2
     assert "Traceback" not in err and needle in err
     assert len(err.strip().splitlines()) <= 2  # rich may wrap a long line once
 
 
-def test_evaluate_missing_kb_is_an_error(tmp_path, capsys):
-    code, _, err = mnc(capsys, "evaluate", "--kb", tmp_path / "absent.sqlite", "--metric", "accuracy")
+def test_evaluate_missing_kb_is_an_error(tmp_path, mnc):
+    code, _, err = mnc("evaluate", "--kb", tmp_path / "absent.sqlite", "--metric", "accuracy")
     assert code == 2 and "absent.sqlite" in err and "Traceback" not in err

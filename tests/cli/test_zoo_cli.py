@@ -19,17 +19,6 @@ from matchchoose.features import default_zoo_dir
 from matchchoose.kb import KnowledgeBase, import_frame
 
 
-def mnc(capsys, *args):
-    """Run ``mnc ARGS``; return (exit code, stdout, stderr)."""
-    try:
-        main([str(arg) for arg in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def assert_one_line_error(code, err, *fragments):
     assert code == 2
     assert "Traceback" not in err
@@ -38,15 +27,15 @@ def assert_one_line_error(code, err, *fragments):
         assert fragment in err, (fragment, err)
 
 
-def test_list_and_show(capsys):
-    code, out, _ = mnc(capsys, "zoo", "list")
+def test_list_and_show(mnc):
+    code, out, _ = mnc("zoo", "list")
     assert code == 0 and "Model zoo (19 models)" in out
     assert "sana1.5-4.8b" in out and "360.60" in out and "table2" in out
-    code, out, _ = mnc(capsys, "zoo", "show", "pixart-sigma-512")
+    code, out, _ = mnc("zoo", "show", "pixart-sigma-512")
     assert code == 0
     assert "PixArt-alpha/PixArt-Sigma-XL-2-512-MS" in out and "reconstructed" in out
     assert "transformer_class_name" in out and "PixArtTransformer2DModel" in out
-    code, out, _ = mnc(capsys, "zoo", "show", "sd15", "--raw")
+    code, out, _ = mnc("zoo", "show", "sd15", "--raw")
     assert code == 0 and json.loads(out)["model_index"]["_class_name"] == "StableDiffusionPipeline"
 
 
@@ -66,9 +55,9 @@ def test_features_json_offline_without_torch():
     assert payload["hyperparameters"]["unet_mid_block_type=UNetMidBlock2DCrossAttn"] == "unet_mid_block_type"
 
 
-def test_features_table_csv_and_store(capsys, tmp_path):
+def test_features_table_csv_and_store(mnc, tmp_path):
     kb = tmp_path / "kb.sqlite"
-    code, out, err = mnc(capsys, "zoo", "features", "--models", "paper", "--store", "--csv", tmp_path / "f.csv",
+    code, out, err = mnc("zoo", "features", "--models", "paper", "--store", "--csv", tmp_path / "f.csv",
                          "--kb", kb)
     assert code == 0
     assert "10 models: 383 hyperparameters, 78 differ (57 numeric, 21 categorical) -> 167 dimensions" in out
@@ -77,39 +66,39 @@ def test_features_table_csv_and_store(capsys, tmp_path):
     assert len(KnowledgeBase(kb).zoo_feature_columns()) == 167
 
 
-def test_add_folder_then_list(capsys, tmp_path):
+def test_add_folder_then_list(mnc, tmp_path):
     folder = tmp_path / "my-sd"
     shutil.copytree(default_zoo_dir() / "sd15", folder)
     kb = tmp_path / "kb.sqlite"
-    code, out, _ = mnc(capsys, "zoo", "add", folder, "--no-size", "--kb", kb)
+    code, out, _ = mnc("zoo", "add", folder, "--no-size", "--kb", kb)
     assert code == 0, out
     assert "Added my-sd (unet, size not counted)" in out and "20 models" in out
-    code, out, _ = mnc(capsys, "zoo", "list", "--kb", kb)
+    code, out, _ = mnc("zoo", "list", "--kb", kb)
     assert code == 0 and "my-sd" in out and "Model zoo (20 models)" in out
-    code, out, _ = mnc(capsys, "zoo", "show", "my-sd", "--kb", kb)
+    code, out, _ = mnc("zoo", "show", "my-sd", "--kb", kb)
     assert code == 0 and "from kb" in out
 
 
-def test_add_errors_are_one_line(capsys, tmp_path, monkeypatch):
+def test_add_errors_are_one_line(mnc, tmp_path, monkeypatch):
     kb = tmp_path / "kb.sqlite"
-    code, _, err = mnc(capsys, "zoo", "add", tmp_path / "nowhere", "--kb", kb)
+    code, _, err = mnc("zoo", "add", tmp_path / "nowhere", "--kb", kb)
     assert_one_line_error(code, err, "nowhere", "not a folder")
     bad = tmp_path / "bad"
     (bad / "unet").mkdir(parents=True)
     (bad / "model_index.json").write_text('{"_class_name": "P", "unet": ["diffusers", "UNet2DConditionModel"]}')
     (bad / "unet" / "config.json").write_text("{not json")
-    code, _, err = mnc(capsys, "zoo", "add", bad, "--kb", kb)
+    code, _, err = mnc("zoo", "add", bad, "--kb", kb)
     assert_one_line_error(code, err, "bad/unet/config.json: malformed JSON")
     pytest.importorskip("huggingface_hub")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    code, _, err = mnc(capsys, "zoo", "add", "someone/some-pipeline", "--kb", kb)
+    code, _, err = mnc("zoo", "add", "someone/some-pipeline", "--kb", kb)
     assert_one_line_error(code, err, "hf://someone/some-pipeline", "offline", "pass a local diffusers folder")
-    code, _, err = mnc(capsys, "zoo", "show", "nope")
+    code, _, err = mnc("zoo", "show", "nope")
     assert_one_line_error(code, err, "Model 'nope' is not in the zoo")
     assert not kb.exists()  # the failed adds created nothing
 
 
-def test_importance_table_and_png(capsys, tmp_path):
+def test_importance_table_and_png(mnc, tmp_path):
     kb_path = tmp_path / "kb.sqlite"
     rng = np.random.default_rng(0)
     models = ["sd15", "sdxl-base", "segmind-vega", "pixart-sigma-512", "flux1-dev"]
@@ -117,20 +106,20 @@ def test_importance_table_and_png(capsys, tmp_path):
             for i, m in enumerate(models)]
     with KnowledgeBase(kb_path) as kb:
         import_frame(kb, pd.DataFrame(rows, columns=["model", "dataset", "metric", "value"]), "results")
-    code, _, _ = mnc(capsys, "zoo", "features", "--models", "paper", "--store", "--kb", kb_path)
+    code, _, _ = mnc("zoo", "features", "--models", "paper", "--store", "--kb", kb_path)
     assert code == 0
     png = tmp_path / "imp.png"
-    code, out, err = mnc(capsys, "zoo", "importance", "--kb", kb_path, "--metric", "clip_fid", "--top", "5",
+    code, out, err = mnc("zoo", "importance", "--kb", kb_path, "--metric", "clip_fid", "--top", "5",
                          "--png", png)
     assert code == 0, err
     assert "Feature importance: random_forest on clip_fid" in out and "Remaining" in out
     assert png.stat().st_size > 10_000
-    code, _, err = mnc(capsys, "zoo", "importance", "--kb", kb_path, "--metric", "clip_fid", "--predictor", "mlp")
+    code, _, err = mnc("zoo", "importance", "--kb", kb_path, "--metric", "clip_fid", "--predictor", "mlp")
     assert_one_line_error(code, err, "has no feature importances")
 
 
-def test_every_command_has_an_example(capsys):
+def test_every_command_has_an_example(mnc):
     for name, command in zoo_group.commands.items():
-        code, out, _ = mnc(capsys, "zoo", name, "--help")
+        code, out, _ = mnc("zoo", name, "--help")
         assert code == 0 and "Example: mnc zoo" in out, name
     assert isinstance(zoo_group, click.Group)
