@@ -34,3 +34,12 @@ def test_choose_errors_are_one_line(mnc, tmp_path, color_zoo):
     assert code == 2 and "FOLDER" in err
     code, _, err = mnc("profile", folders["red"], "--probe", "nope", "--kb", tmp_path / "kb.sqlite")
     assert code == 2 and "Unknown probe 'nope'" in err
+
+
+def test_kb_info_counts_profiles(color_zoo, mnc, tmp_path):
+    _, folders, results = color_zoo
+    kb = tmp_path / "kb.sqlite"
+    mnc("kb", "import", results, "--kind", "results", "--kb", kb)
+    mnc("profile", folders["red"], "--probe", "pixels", "--kb", kb)
+    code, out, _ = mnc("kb", "info", "--kb", kb)
+    assert code == 0 and "profiles (probe)" in out and "pixels" in out

@@ -147,6 +147,9 @@ def test_summary(zoo):
     assert summary["results"] == {"accuracy": 5, "clip_fid": 5}
     assert (summary["models"], summary["datasets"], summary["schema_version"]) == (2, 2, latest_version())
     assert summary["path"] == ":memory:"
+    assert summary["profiles"] == {} and summary["grid_cells"] == {}
+    zoo.grid_add([("a", "x")], "r")
+    assert zoo.summary()["grid_cells"] == {"pending": 1}
 
 
 def test_content_hash_is_stable_and_sensitive(tmp_path):

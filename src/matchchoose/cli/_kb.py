@@ -87,9 +87,10 @@ def info(kb_path):
     counts.add_row("datasets", "", str(summary["datasets"]))
     counts.add_row("model features", "", str(summary["model_features"]))
     counts.add_row("dataset features", "", str(summary["dataset_features"]))
-    for table in ("results", "prescores", "distances"):
+    for table in ("results", "prescores", "distances", "profiles", "grid_cells"):
+        label = {"profiles": "profiles (probe)", "grid_cells": "grid cells (state)"}.get(table, table)
         for name, n in summary[table].items():
-            counts.add_row(table, name, str(n))
+            counts.add_row(label, name, str(n))
     console.print(counts)
     used = metrics[(metrics["results"] > 0) | (metrics["prescores"] > 0)]
     if len(used):

@@ -343,7 +343,8 @@ class KnowledgeBase(ProfileStore, GridStore):
         dict
             ``path``, ``schema_version``, ``models``, ``datasets`` (counts), ``results``,
             ``prescores``, ``distances`` (dicts metric -> row count), ``model_features``,
-            ``dataset_features`` (number of distinct features).
+            ``dataset_features`` (number of distinct features), ``profiles`` (probe -> datasets
+            profiled), ``grid_cells`` (state -> count).
         """
         with self._snapshot() as conn:
             count = lambda sql, *args: conn.execute(sql, args).fetchone()[0]  # noqa: E731
@@ -359,6 +360,8 @@ class KnowledgeBase(ProfileStore, GridStore):
                 "distances": per_metric("SELECT metric, count(*) FROM distances GROUP BY metric ORDER BY metric"),
                 "model_features": count("SELECT count(DISTINCT feature) FROM model_features"),
                 "dataset_features": count("SELECT count(DISTINCT feature) FROM dataset_features"),
+                "profiles": per_metric("SELECT probe, count(*) FROM profiles GROUP BY probe ORDER BY probe"),
+                "grid_cells": per_metric("SELECT state, count(*) FROM grid_cells GROUP BY state ORDER BY state"),
             }
 
     # --------------------------------------------------------- model configs
