@@ -6,21 +6,14 @@ import json
 
 import pytest
 
-from matchchoose.cli import cli, main
+from matchchoose.cli import cli
 from matchchoose.cli._finetune import finetune as finetune_command
 from matchchoose.features import default_zoo_dir
 from matchchoose.finetune import Recipe
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _registered():
-    """Register ``mnc finetune`` for these tests when the package does not (yet), and only for them."""
-    added = "finetune" not in cli.commands
-    if added:
-        cli.add_command(finetune_command)
-    yield
-    if added:
-        cli.commands.pop("finetune", None)
+def test_finetune_is_registered():
+    assert cli.commands["finetune"] is finetune_command
 
 
 def one_line_error(code, err, *fragments):
