@@ -31,6 +31,7 @@ def _register():
     from ._finetune import finetune
     from ._grid import grid
     from ._kb import kb
+    from ._microzoo import microzoo
     from ._sample import sample
     from ._score import score
     from ._version import version
@@ -46,6 +47,7 @@ def _register():
     cli.add_command(sample)
     cli.add_command(finetune)
     cli.add_command(grid)
+    cli.add_command(microzoo)
 
 
 _register()

