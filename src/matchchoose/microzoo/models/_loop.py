@@ -1,0 +1,112 @@
+"""Checkpoints shared by VAE training and pretraining (the fine-tuning trainer's layout and RNG handling).
+
+A checkpoint ``OUT/checkpoints/step-N/`` holds ``weights.safetensors`` (the whole trained module),
+``optimizer.pt``, ``rng.pt`` (torch, numpy and python global RNG states, as
+:mod:`matchchoose.finetune._train` saves them) and ``trainer_state.json`` (step, losses, settings,
+data hash). It is written to a temporary folder and renamed, so a crash never leaves a half
+checkpoint; :func:`matchchoose.finetune._layout.latest_checkpoint` finds the newest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from ..._errors import InputError
+
+__all__ = ["Progress", "load_checkpoint", "save_checkpoint", "step_seed"]
+
+
+def step_seed(seed: int, step: int, salt: int = 0) -> int:
+    """Seed of the generator of step ``step`` (the fine-tuning trainer's formula)."""
+    from ...finetune._train import _step_seed
+
+    return _step_seed(seed, step, salt)
+
+
+def save_checkpoint(out_dir, step: int, module, optimizer, state: dict, keep: int = 2) -> Path:
+    """Write ``OUT/checkpoints/step-<step>/`` atomically; keep the newest ``keep`` (0: all)."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ...finetune._train import _rng_states
+
+    root = Path(out_dir) / "checkpoints"
+    final = root / f"step-{step}"
+    tmp = root / f".step-{step}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(weights, str(tmp / "weights.safetensors"))
+    torch.save({"optimizer": optimizer.state_dict()}, tmp / "optimizer.pt")
+    torch.save(_rng_states(), tmp / "rng.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **state}, indent=1) + "\n", encoding="utf-8")
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    if keep:
+        found = sorted((int(p.name[5:]), p) for p in root.iterdir()
+                       if p.is_dir() and p.name.startswith("step-") and p.name[5:].isdigit())
+        for _, p in found[:-keep]:
+            shutil.rmtree(p)
+    return final
+
+
+def load_checkpoint(path, module, optimizer, settings: dict, data_hash: str, *, may_change=()) -> dict:
+    """Restore ``module``, ``optimizer`` and the global RNGs from checkpoint ``path``; return its state.
+
+    ``settings`` must equal the checkpoint's ``settings`` but for the keys in ``may_change``, and
+    ``data_hash`` its data hash (otherwise a one-line :class:`InputError` names what differs).
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    from ...finetune._train import _set_rng_states
+
+    path = Path(path)
+    state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    old = state.get("settings", {})
+    for key, value in settings.items():
+        if key not in may_change and old.get(key) != value:
+            raise InputError(f"{path}: cannot resume: {key} was {old.get(key)!r} and is now {value!r}; use the same "
+                             "settings or a new output folder.")
+    if state.get("data_hash") != data_hash:
+        raise InputError(f"{path}: cannot resume: the training images differ from the checkpoint's (content hash "
+                         "changed); use a new output folder.")
+    weights = load_file(str(path / "weights.safetensors"))
+    missing, unexpected = module.load_state_dict(weights, strict=False)
+    if missing or unexpected:
+        raise InputError(f"{path}: the checkpoint's weights do not fit the model ({len(missing)} missing, "
+                         f"{len(unexpected)} unexpected keys); use a new output folder.")
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)["optimizer"])
+    _set_rng_states(torch.load(path / "rng.pt", weights_only=True))
+    return state
+
+
+class Progress:
+    """A rich progress bar with the loss (or nothing when ``enabled`` is false)."""
+
+    def __init__(self, enabled: bool, label: str, total: int, start: int):
+        self.bar = None
+        self.t0 = time.perf_counter()
+        if enabled and start < total:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
+
+            self.bar = Bar(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
+                           TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=Console(stderr=True))
+            self.task = self.bar.add_task(label, total=total, completed=start, loss="-")
+            self.bar.start()
+
+    def update(self, loss: float):
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, loss=f"{loss:.4f}")
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
