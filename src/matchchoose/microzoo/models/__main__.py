@@ -127,7 +127,8 @@ def all_(data_root, out_root, models, vae_steps, vae_dir, steps, batch_size, lr,
         result = run(name, data_root, root / name, vae=vae_dir, steps=steps, batch_size=batch_size,
                      lr=lr, seed=seed, progress=not quiet)
         r = result.record
-        click.echo(f"{name}: loss {r['loss_first_100']:.4f} -> {r['loss_last_100']:.4f}, {r['seconds_per_step']} s/step")
+        click.echo(f"{name}: loss {r['loss_first_100']:.4f} -> {r['loss_last_100']:.4f}, "
+                   f"{r['seconds_per_step']} s/step")
 
 
 def run(argv=None) -> int:

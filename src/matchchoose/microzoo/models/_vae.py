@@ -202,8 +202,10 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
     with _quiet_loading():
         vae.save_pretrained(str(out), safe_serialization=True)
     (out / "latent_stats.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
-    record = {"format": "matchchoose-microzoo-vae/1", "settings": settings, "data_hash": data_hash, "steps": len(losses),
-              "wall_time_s": round(wall, 2), "seconds_per_step": round(wall / max(1, len(losses) - (resumed_from or 0)), 4)
-              if resumed_from is None else None, "losses": losses, "resumed_from": resumed_from}
+    trained = steps - start
+    record = {"format": "matchchoose-microzoo-vae/1", "settings": settings, "data_hash": data_hash,
+              "steps": len(losses), "wall_time_s": round(wall, 2),
+              "seconds_per_step": round((wall - wall_before) / trained, 4) if trained else None, "losses": losses,
+              "resumed_from": resumed_from}
     (out / "train.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return VaeResult(out, losses, stats, resumed_from)
