@@ -23,7 +23,7 @@ def main():
 
 @main.command("list")
 def list_():
-    """The zoo: family, denoiser parameters, text encoder, mixture.
+    """The zoo: family, denoiser parameters, text encoder, pretraining steps, mixture.
 
     Example: python -m matchchoose.microzoo.models list
     """
@@ -31,7 +31,8 @@ def list_():
 
     for spec in ZOO.values():
         mix = ", ".join(f"{d} {w:.2f}" for d, w in spec.weights().items())
-        click.echo(f"{spec.name:14s} {spec.family:6s} {denoiser_parameters(spec) / 1e6:5.2f}M  {spec.text:9s} {mix}")
+        click.echo(f"{spec.name:14s} {spec.family:6s} {denoiser_parameters(spec) / 1e6:5.2f}M  {spec.text:9s} "
+                   f"{spec.steps:5d} steps  {mix}")
 
 
 @main.command()
@@ -74,7 +75,8 @@ def build(name, out_dir, vae_dir, seed, size):
 def _pretrain_options(f):
     for option in reversed([
         click.option("--vae", "vae_dir", default=None, type=click.Path(file_okay=False), help="The shared VAE folder."),
-        click.option("--steps", default=2000, show_default=True, type=click.IntRange(min=1)),
+        click.option("--steps", default=None, type=click.IntRange(min=1),
+                     help="Pretraining steps (default: each model's budget, 'list' shows it)."),
         click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1)),
         click.option("--lr", default=2e-4, show_default=True, type=float),
         click.option("--seed", default=0, show_default=True, type=int),
@@ -112,7 +114,7 @@ def pretrain(name, data_root, out_dir, vae_dir, steps, batch_size, lr, seed, qui
 def all_(data_root, out_root, models, vae_steps, vae_dir, steps, batch_size, lr, seed, quiet):
     """Train the VAE (OUT_ROOT/vae, unless --vae) and pretrain every model into OUT_ROOT/<name>.
 
-    Example: python -m matchchoose.microzoo.models all /work/microzoo-data /work/microzoo-models --steps 2000
+    Example: python -m matchchoose.microzoo.models all /work/microzoo-data /work/microzoo-models
     """
     from pathlib import Path
 

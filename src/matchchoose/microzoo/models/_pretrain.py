@@ -116,7 +116,7 @@ def _lr(base: float, step: int, warmup: int) -> float:
     return base * (step + 1) / warmup if warmup and step < warmup else base
 
 
-def pretrain(model, data_root, out_dir, *, vae=None, steps: int = 2000, batch_size: int = 16,
+def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, batch_size: int = 16,
              lr: float = 2e-4, warmup_steps: int = 100, weight_decay: float = 0.01,
              max_grad_norm: float = 1.0, caption_dropout: float = 0.1, seed: int = 0,
              checkpoint_every: int = 250, keep_checkpoints: int = 2, held_out_fraction: float = 0.2,
@@ -136,9 +136,12 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int = 2000, batch_si
     vae : str or Path, optional
         The shared VAE folder (:func:`~._vae.train_vae`) for a new model folder; default a seeded
         random VAE (for tests only: latents of an untrained VAE are meaningless).
-    steps, batch_size, lr, warmup_steps, weight_decay, max_grad_norm : training settings
-        AdamW on every denoiser weight; linear warm-up, then a constant rate (so that a finished
-        run can be continued by raising ``steps``).
+    steps : int, optional
+        Optimizer steps; default the spec's budget (:attr:`ModelSpec.steps`, 1,500 to 5,000).
+    batch_size, lr, warmup_steps, weight_decay, max_grad_norm : training settings
+        Batch 16, AdamW 2e-4 on every denoiser weight; 100 linear warm-up steps, then a constant
+        rate (so that a finished run can be continued by raising ``steps``); weight decay 0.01;
+        gradient clipping at 1.0.
     caption_dropout : float, default=0.1
         Probability of training an image on the empty caption (classifier-free guidance).
     seed : int, default=0
@@ -178,6 +181,7 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int = 2000, batch_si
     from ._loop import Progress, load_checkpoint, save_checkpoint, step_seed
 
     spec = get_spec(model)
+    steps = spec.steps if steps is None else steps
     if steps < 1 or batch_size < 1:
         raise InputError(f"pretrain: steps and batch_size must be >= 1, got {steps} and {batch_size}.")
     if not 0.0 <= caption_dropout < 1.0:
