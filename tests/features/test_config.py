@@ -134,3 +134,37 @@ def test_offline_reads_the_local_hub_cache(monkeypatch, tmp_path):
     assert config.name == "someone--tiny" and config.source == "hf://someone/tiny"
     assert config.components["unet"] == {"sample_size": 32}
     assert config.components["scheduler"]["lambda_min_clipped"] == float("-inf")
+
+
+def test_every_shipped_config_file_matches_its_provenance_row():
+    import csv
+    import hashlib
+
+    from matchchoose.features import default_zoo_dir
+
+    root = default_zoo_dir()
+    rows = list(csv.DictReader((root / "provenance.csv").read_text(encoding="utf-8").splitlines()))
+    shipped = {p.relative_to(root).as_posix() for p in root.glob("*/**/*.json")}
+    assert {f"{r['model']}/{r['file']}" for r in rows} == shipped
+    for r in rows:
+        assert hashlib.sha1((root / r["model"] / r["file"]).read_bytes()).hexdigest() == r["sha1"], r
+        assert r["origin"] and r["kind"]
+
+
+@pytest.mark.shared_data
+def test_provenance_table_is_what_the_script_writes_from_the_bundle():
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from matchchoose.features import default_zoo_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    bundle = repo.parent / "shared" / "data" / "t2i-zoo" / "sources.json"
+    if not bundle.is_file():
+        pytest.skip("../shared/data/t2i-zoo is absent")
+    spec = importlib.util.spec_from_file_location("zoo_provenance", repo / "scripts" / "zoo_provenance.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.render(json.loads(bundle.read_text(encoding="utf-8")))
+    assert (default_zoo_dir() / "provenance.csv").read_text(encoding="utf-8") == expected

@@ -2,7 +2,7 @@
 
 ``zoo/`` is a verbatim copy of the T2I config snapshot (``zoo/README.md``): per model the JSON
 configs laid out like the Hugging Face repo, ``zoo.csv`` (the paper's Table 2 with Hub ids) and
-``sources.json`` (where every file comes from; ``reconstructed*`` kinds mark files written from
+``provenance.csv`` (where every file comes from; ``reconstructed*`` kinds mark files written from
 public facts rather than copied). ``zoo_sizes.csv`` holds each model's denoiser parameter count and
 FLOPs per image computed from these configs by :mod:`matchchoose.features._size` (regenerate with
 ``python benchmarks/zoo_table2.py --write-sizes``), so the zoo's features need no torch.
@@ -11,7 +11,6 @@ FLOPs per image computed from these configs by :mod:`matchchoose.features._size`
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -59,7 +58,7 @@ class ZooEntry:
     paper_name : str, optional
         Name in the paper's Table 2 (paper models only).
     reconstructed : bool
-        Some config file was reconstructed from public facts instead of copied (``sources.json``).
+        Some config file was reconstructed from public facts instead of copied (``provenance.csv``).
     num_params : float, optional
         Denoiser parameters (state dict with buffers), a count.
     tflop : float, optional
@@ -70,7 +69,7 @@ class ZooEntry:
     origin : str
         ``"package"`` (the default zoo) or ``"kb"`` (added to a knowledge base).
     sources : tuple of dict
-        ``sources.json`` rows of the model's files.
+        ``provenance.csv`` rows of the model's files (file, sha1, kind, confidence, origin).
     table2 : dict, optional
         The paper's Table 2 row: ``tflop``, ``params_billion``, ``sampling_seconds``, ``year``.
     """
@@ -126,7 +125,7 @@ def _float(text):
 def _default_entries() -> tuple:
     root = default_zoo_dir()
     table = {row["slug"]: row for row in csv.DictReader((root / "zoo.csv").read_text(encoding="utf-8").splitlines())}
-    sources = json.loads((root / "sources.json").read_text(encoding="utf-8"))
+    sources = list(csv.DictReader((root / "provenance.csv").read_text(encoding="utf-8").splitlines()))
     sizes = _read_sizes()
     entries = []
     for folder in sorted(p for p in root.iterdir() if (p / "model_index.json").is_file()):
