@@ -101,8 +101,7 @@ def show(model_id, raw, kb_path):
         for column in ("file", "kind", "confidence", "from"):
             files.add_column(column)
         for s in entry.sources:
-            origin = f"{s.get('repo') or ''} {s.get('path') or ''}".strip() or s.get("url", "")
-            files.add_row(s["file"], s["kind"], s.get("confidence", ""), origin)
+            files.add_row(s["file"], s["kind"], s.get("confidence", ""), s.get("origin", ""))
         console.print(files)
     frame = hyperparameter_table(entry)
     table = Table(title=f"{len(frame)} hyperparameters")
