@@ -88,3 +88,40 @@ def test_version_2_knowledge_base_migrates_to_profiles(tmp_path, monkeypatch):
     assert kb.schema_version == latest_version() >= 3
     kb.store_profile(_profile())
     assert kb.metric("bleu").higher_is_better
+
+
+def _exact_profile(n, dim, seed=0):
+    from matchchoose.profile import gaussian_stats
+
+    emb = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    mean, cov = gaussian_stats(emb.astype(np.float64))
+    return Profile(dataset="d", probe="dinov2", preprocess="m", content_hash="h", n=n, mean=mean, cov=cov,
+                   embeddings=emb)
+
+
+def test_few_images_keep_float32_embeddings_instead_of_the_covariance_bit_for_bit(tmp_path):
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    p = _exact_profile(n=50, dim=32)
+    kb.store_profile(p)
+    with sqlite3.connect(tmp_path / "kb.sqlite") as conn:
+        cov_size, emb_size = conn.execute("SELECT length(cov), length(embeddings) FROM profiles").fetchone()
+    assert cov_size == 0 and emb_size < 32 * 32 * 8  # smaller than the covariance alone
+    for embeddings in (False, True):
+        got = KnowledgeBase(tmp_path / "kb.sqlite").profile("d", "dinov2", embeddings=embeddings)
+        assert got.cov.tobytes() == p.cov.tobytes() and got.mean.tobytes() == p.mean.tobytes()
+        assert (got.embeddings is not None) == embeddings
+    assert kb.profile("d", "dinov2", embeddings=True).embeddings.tobytes() == p.embeddings.tobytes()
+    assert kb.profiles()["embeddings"].tolist() == [True]
+
+
+def test_covariance_is_stored_when_embeddings_would_not_give_it_back(tmp_path):
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    many = _exact_profile(n=200, dim=8)  # n >= 4 dim: the covariance is smaller
+    rounded = _exact_profile(n=50, dim=32, seed=1)
+    rounded.embeddings = rounded.embeddings.astype(np.float16).astype(np.float32)  # e.g. a reused profile
+    for name, p in (("many", many), ("rounded", rounded)):
+        p.dataset = name
+        kb.store_profile(p)
+        assert kb.profile(name, "dinov2").cov.tobytes() == p.cov.tobytes()
+    with sqlite3.connect(tmp_path / "kb.sqlite") as conn:
+        assert conn.execute("SELECT min(length(cov)) FROM profiles").fetchone()[0] > 0

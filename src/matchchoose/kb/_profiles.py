@@ -4,6 +4,11 @@ A profile holds what distances and dataset features need from a dataset's embedd
 mean and covariance (float64, exact), and optionally the embeddings themselves (float16, zlib) for
 KID and CMMD. It is stored per ``(dataset, probe, preprocess)`` and found again by the dataset's
 content hash, so profiling the same images twice never re-runs the probe.
+
+When the covariance is the one of the float32 embeddings and they take less room than it
+(fewer than ``4 * dim`` images: a 384-dim covariance is 1.2 MB), the embeddings are kept in float32
+instead and the covariance is left out: reading the profile recomputes it with the same function
+from the same numbers, so it comes back bit for bit (``_compact``).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ __all__ = ["Profile", "ProfileStore", "distance_metric_name"]
 
 _F8 = np.dtype("<f8")
 _F2 = np.dtype("<f2")
+_F4 = np.dtype("<f4")
 
 
 def distance_metric_name(probe: str, preprocess: str | None = None) -> str:
@@ -86,8 +92,26 @@ def _encode(profile: Profile) -> dict:
         if arr.shape != (profile.n, dim):
             raise KnowledgeBaseError(f"Profile of {profile.dataset!r}: embeddings {arr.shape}, expected "
                                      f"{(profile.n, dim)}.")
+        if _compact(arr, mean, cov):
+            emb = zlib.compress(np.ascontiguousarray(arr, dtype=_F4).tobytes(), 6)
+            return {"mean": mean.tobytes(), "cov": b"", "embeddings": emb, "dim": dim}
         emb = zlib.compress(np.ascontiguousarray(arr, dtype=_F2).tobytes(), 6)
     return {"mean": mean.tobytes(), "cov": cov.tobytes(), "embeddings": emb, "dim": dim}
+
+
+def _stats(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from ..profile._distances import gaussian_stats  # numpy only
+
+    return gaussian_stats(embeddings.astype(np.float64))
+
+
+def _compact(arr: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> bool:
+    """Store float32 embeddings without the covariance: smaller, and exactly what they give back."""
+    n, dim = arr.shape
+    if n < 2 or n >= 4 * dim or arr.dtype != np.float32:
+        return False
+    m, c = _stats(arr)
+    return m.tobytes() == mean.tobytes() and c.tobytes() == cov.tobytes()
 
 
 _COLUMNS = ("dataset, probe, preprocess, content_hash, n, dim, mean, cov, embeddings, probe_info, report, "
@@ -97,12 +121,23 @@ _COLUMNS = ("dataset, probe, preprocess, content_hash, n, dim, mean, cov, embedd
 def _decode(row, embeddings: bool) -> Profile:
     dataset, probe, preprocess, content_hash, n, dim, mean, cov, emb, info, report, created = row
     arr = None
-    if embeddings and emb is not None:
-        arr = np.frombuffer(zlib.decompress(emb), dtype=_F2).reshape(n, dim).astype(np.float32)
+    compact = len(cov) == 0
+    if (embeddings or compact) and emb is not None:
+        raw = zlib.decompress(emb)
+        dtype = _F4 if compact else _F2  # compact profiles keep float32 embeddings instead of the covariance
+        arr = np.frombuffer(raw, dtype=dtype).reshape(n, dim).astype(np.float32)
+    if compact:
+        if arr is None:
+            raise KnowledgeBaseError(f"Profile of {dataset!r} ({probe}) has neither a covariance nor embeddings: "
+                                     "profile the dataset again.")
+        cov_arr = _stats(arr)[1]
+    else:
+        cov_arr = np.frombuffer(cov, dtype=_F8).reshape(dim, dim).copy()
     return Profile(
         dataset=dataset, probe=probe, preprocess=preprocess, content_hash=content_hash, n=int(n),
-        mean=np.frombuffer(mean, dtype=_F8).copy(), cov=np.frombuffer(cov, dtype=_F8).reshape(dim, dim).copy(),
-        embeddings=arr, probe_info=json.loads(info), report=json.loads(report), created_at=created)
+        mean=np.frombuffer(mean, dtype=_F8).copy(), cov=cov_arr,
+        embeddings=arr if embeddings else None, probe_info=json.loads(info), report=json.loads(report),
+        created_at=created)
 
 
 class ProfileStore:
