@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import __version__
 from .._errors import InputError, KnowledgeBaseError
-from ..graph._node2vec import default_cache_dir
+from .._paths import default_cache_dir
 from ..kb._profiles import distance_metric_name
 from ..records import Metric
 
@@ -160,10 +160,22 @@ def _fit_or_load(records, target: str, params: dict, cache):
     return model, False
 
 
+def _given_truth(truth, records, target: str) -> pd.Series:
+    models = set(records.models)
+    values = pd.Series({str(k): float(v) for k, v in dict(truth).items()}, dtype=float)
+    unknown = sorted(set(values.index) - models)
+    if unknown:
+        raise InputError(f"The known results of {target!r} name models the knowledge base does not have: "
+                         f"{', '.join(unknown)} (it has {', '.join(sorted(models))}).")
+    if values.empty or not np.isfinite(values.to_numpy()).all():
+        raise InputError(f"The known results of {target!r} must be finite numbers, one per model.")
+    return values
+
+
 def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None, metric: str | None = None,
            probe: str | None = None, probe_options: dict | None = None, top: int = 3,
            predictor: str = "catboost", random_state: int = 0, cache=True, batch_size: int | None = None,
-           n_nearest: int = 3, progress: bool = False) -> Choice:
+           n_nearest: int = 3, progress: bool = False, truth=None) -> Choice:
     """Rank the zoo of ``kb`` for the image folder ``path`` (or the stored ``dataset``).
 
     Parameters
@@ -185,6 +197,10 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
         :class:`~matchchoose.rank.MatchChoose` settings (the rest are its defaults).
     cache : bool or path
         Cache of fitted predictors and graph embeddings (``$MNC_CACHE_DIR``).
+    truth : mapping, optional
+        Known results of this dataset that the knowledge base does not hold (``{model: value}``
+        in ``metric``, e.g. an example's published results): shown as ``true_value`` and
+        ``true_rank`` beside the ranking, never used to rank. Recorded results win.
 
     Returns
     -------
@@ -232,7 +248,11 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
             f"'mnc profile DIR --name NAME --probe {probe_name}'.")
     known = target in with_results
     records = all_records.subset(datasets=sorted(set(usable) | {target}))
-    truth = records.truth(target) if known else None
+    if known:
+        truth = records.truth(target)
+    elif truth is not None:
+        truth = _given_truth(truth, records, target)
+        known = True
     train = records.without_results([target]) if known else records
     timings["read"] = time.perf_counter() - t0
 
@@ -247,7 +267,7 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     ranking = pd.DataFrame({"model": scores.index, "score": scores.to_numpy(), "prior": prior.to_numpy()})
     ranking = ranking.sort_values(["score", "model"], ascending=[False, True], kind="mergesort")
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
-    if truth is not None:
+    if known:
         oriented = pd.Series(records.metric.orient(truth.to_numpy()), index=truth.index)
         true_rank = oriented.rank(ascending=False, method="min")
         ranking["true_value"] = ranking["model"].map(truth)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._paths import default_cache_dir
 from .._validation import check_int, check_real
 from ._matching import MatchingGraph
 
@@ -19,15 +20,6 @@ __all__ = ["Node2VecPlus", "default_cache_dir"]
 
 _MEMORY: "OrderedDict[str, pd.DataFrame]" = OrderedDict()
 _MEMORY_SIZE = 64
-
-
-def default_cache_dir() -> Path:
-    """``$MNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/matchchoose`` (``~/.cache/matchchoose``)."""
-    env = os.environ.get("MNC_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "matchchoose"
 
 
 class Node2VecPlus:

@@ -117,11 +117,9 @@ def file_sha256(path) -> str:
 
 
 def _cache_dir() -> Path:
-    """``$MNC_CACHE_DIR``, else ``$XDG_CACHE_HOME/matchchoose`` (``~/.cache/matchchoose``)."""
-    env = os.environ.get("MNC_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")) / "matchchoose"
+    from .._paths import default_cache_dir
+
+    return default_cache_dir()
 
 
 # ----------------------------------------------------------------------------------- conversion

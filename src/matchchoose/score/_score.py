@@ -74,7 +74,7 @@ def _folder(images, what: str) -> ImageFolder:
 def _cache_path(cache, folder: ImageFolder, probe: Probe) -> Path | None:
     if cache is False or cache is None:
         return None
-    from ..graph._node2vec import default_cache_dir
+    from .._paths import default_cache_dir
 
     root = default_cache_dir() if cache is True else Path(cache)
     import hashlib
