@@ -108,10 +108,13 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
 @click.option("--predictor", default="catboost", show_default=True, help="Rank predictor (see mnc evaluate).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of walks and predictor.")
 @click.option("--no-cache", is_flag=True, help="Refit the predictor even if a cached one matches the knowledge base.")
+@click.option("--truth", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="CSV of this dataset's known results (columns model and value, or model and the metric's name), "
+                   "shown beside the ranking; never used to rank.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the ranking as JSON.")
-@kb_option
+@kb_option(embedded=True)
 def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size, device, predictor, seed, no_cache,
-           json_out, kb_path):
+           truth, json_out, kb_path):
     """Rank the zoo's models for a folder of images: which one to fine-tune first.
 
     Profiles the folder (or reuses its profile), links it to the knowledge base's datasets by
@@ -126,7 +129,7 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
 
     if (folder is None) == (dataset is None):
         raise click.UsageError("Give a FOLDER of images or --dataset NAME (one of the two).")
-    kb = KnowledgeBase(resolve_kb_path(kb_path))
+    kb = KnowledgeBase(resolve_kb_path(kb_path, embedded=True))
     if not kb._exists():
         from .._errors import KnowledgeBaseError
 
@@ -135,7 +138,8 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
     probe_name = resolve_probe(kb, probe)
     choice = choose_(kb, folder, dataset=dataset, name=name, metric=metric, probe=probe_name,
                      probe_options=_probe_options(probe_name, probe_weights, device), top=top, predictor=predictor,
-                     random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True)
+                     random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True,
+                     truth=_read_truth(truth, kb, metric) if truth else None)
     arrow = "higher" if choice.metric.higher_is_better else "lower"
     table = Table(title=f"Models for {choice.dataset!r} ({choice.metric.name}, {arrow} is better; probe {choice.probe})")
     table.add_column("rank", justify="right")
@@ -163,10 +167,38 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
     if choice.known_results:
         best = choice.ranking.loc[choice.ranking["true_rank"] == 1, "model"].tolist()
         pick = choice.ranking.iloc[0]
-        console.print(f"{choice.dataset!r} has recorded results (left out of training): the pick {pick.model} is "
-                      f"truly ranked {int(pick.true_rank)}; the best is {', '.join(best)}.")
+        where = "given by --truth" if truth else "left out of training"
+        console.print(f"{choice.dataset!r} has known results ({where}): the pick {pick.model} is truly ranked "
+                      f"{int(pick.true_rank)} of {choice.ranking['true_rank'].notna().sum()}; the best is "
+                      f"{', '.join(best)}.")
     spent = ", ".join(f"{k} {v:.2f} s" for k, v in choice.timings.items())
     console.print(f"trained on {choice.n_train_datasets} datasets; predictor {'from cache' if choice.cache_hit else 'fitted'}"
                   f"; {spent}", style="dim")
     if json_out:
         Path(json_out).write_text(json.dumps(choice.to_dict(), indent=1))
+
+
+def _read_truth(path, kb, metric) -> dict:
+    """``--truth FILE``: {model: value} from a CSV with ``model`` and ``value`` (or the metric's name)."""
+    import pandas as pd
+
+    from .._errors import InputError
+
+    try:
+        frame = pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types for unreadable CSV
+        raise InputError(f"Cannot read --truth file {path!r}: {exc}.") from exc
+    if "model" not in frame.columns:
+        raise InputError(f"--truth file {path!r} has no 'model' column (columns: {', '.join(map(str, frame.columns))}).")
+    candidates = [c for c in ("value", metric) if c and c in frame.columns]
+    if not candidates:
+        others = [c for c in frame.columns if c != "model"]
+        if len(others) != 1:
+            raise InputError(f"--truth file {path!r} needs a 'value' column (or one named after --metric); it has "
+                             f"{', '.join(map(str, frame.columns))}.")
+        candidates = others
+    values = pd.to_numeric(frame[candidates[0]], errors="coerce")
+    if values.isna().any() or frame["model"].duplicated().any():
+        raise InputError(f"--truth file {path!r}: column {candidates[0]!r} must hold one number per model.")
+    return dict(zip(frame["model"].astype(str), values.astype(float)))
+

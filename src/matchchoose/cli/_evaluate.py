@@ -32,7 +32,7 @@ def _parse_sparsity(value):
 
 
 @click.command()
-@kb_option
+@kb_option(embedded=True)
 @click.option("--metric", required=True, help="Result metric to rank by (e.g. accuracy, clip_fid).")
 @click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: all with results).")
 @click.option("--predictor", default="catboost", show_default=True, help="M&C rank predictor (see --predictors).")
@@ -70,7 +70,7 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     from ..rank import PREDICTORS
     from ._report import print_summary, save_plot, summary_frame
 
-    with KnowledgeBase(resolve_kb_path(kb_path)) as kb:
+    with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
         records = kb.records(metric, aggregate=aggregate, distance_metric=distance_metric,
                              prescore_metric=prescore_metric)
     if predictor not in PREDICTORS:

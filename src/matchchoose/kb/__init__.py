@@ -17,6 +17,7 @@ Examples
 [10.0, 11.0]
 """
 
+from ._embedded import EMBEDDED_KB_NAME, embedded_kb, embedded_kb_file
 from ._import import KINDS, ImportSummary, export_frame, export_table, import_frame, import_table
 from ._metrics import BUILTIN_METRICS
 from ._profiles import Profile, distance_metric_name
@@ -25,9 +26,12 @@ from ._store import KnowledgeBase, default_kb_path
 
 __all__ = [
     "BUILTIN_METRICS",
+    "EMBEDDED_KB_NAME",
     "KINDS",
     "ImportSummary",
     "KnowledgeBase",
+    "embedded_kb",
+    "embedded_kb_file",
     "Profile",
     "default_kb_path",
     "distance_metric_name",

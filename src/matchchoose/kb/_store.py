@@ -335,6 +335,30 @@ class KnowledgeBase(ProfileStore, GridStore):
         with self._snapshot() as conn:
             return [row[0] for row in conn.execute("SELECT name FROM datasets ORDER BY name")]
 
+    def remove_datasets(self, names, *, source: str | None = None) -> dict:
+        """Delete datasets and everything recorded about them (results, prescores, features,
+        distances, profiles, grid cells), in one transaction; return the rows deleted per table.
+
+        Used to hold a dataset out of a knowledge base that is shipped or shared (e.g. the
+        embedded default keeps its example domain out). Unknown names raise
+        :class:`KnowledgeBaseError` and delete nothing.
+        """
+        names = [names] if isinstance(names, str) else list(names)
+        with self._transaction(source) as writer:
+            conn = writer.conn
+            self._check_names(conn, "datasets", names)
+            deleted = {}
+            marks = ", ".join("?" * len(names))
+            for table, where in (("results", f"dataset IN ({marks})"),
+                                 ("dataset_features", f"dataset IN ({marks})"),
+                                 ("distances", f"dataset_a IN ({marks}) OR dataset_b IN ({marks})"),
+                                 ("profiles", f"dataset IN ({marks})"),
+                                 ("grid_cells", f"dataset IN ({marks})"),
+                                 ("datasets", f"name IN ({marks})")):
+                args = names * where.count("IN (")
+                deleted[table] = conn.execute(f"DELETE FROM {table} WHERE {where}", args).rowcount
+        return deleted
+
     def summary(self) -> dict:
         """Counts per table and metric.
 
