@@ -91,3 +91,17 @@ def test_choose_shows_given_truth_beside_the_ranking(color_zoo, mnc, tmp_path):
     bad.write_text("name,clip_fid\nm0,5.0\n")
     code, _, err = mnc("choose", folders["orange"], "--kb", kb, "--truth", bad)
     assert code == 2 and "no 'model' column" in err
+
+
+def test_kb_embedded_names_the_embedded_kb_explicitly(color_zoo, mnc, tmp_path, monkeypatch):
+    from matchchoose.kb import _embedded
+
+    shipped = tmp_path / "shipped.sqlite"
+    _ranked_kb(color_zoo, mnc, shipped)
+    with sqlite3.connect(shipped) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    monkeypatch.setattr(_embedded, "embedded_kb_file", lambda: shipped)
+    monkeypatch.setenv("MNC_KB", str(tmp_path / "mine.sqlite"))  # ignored: the flag says which
+    code, out, err = mnc("kb", "info", "--kb", ":embedded:")
+    assert code == 0, err
+    assert "profiles" in out and str(tmp_path / "mine.sqlite") not in out

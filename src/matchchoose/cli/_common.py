@@ -10,6 +10,7 @@ from rich.console import Console
 
 console = Console(width=None if sys.stdout.isatty() else 150)
 console_err = Console(stderr=True)
+EMBEDDED = ":embedded:"
 
 
 def kb_option(func=None, *, embedded: bool = False):
@@ -25,7 +26,8 @@ def kb_option(func=None, *, embedded: bool = False):
             type=click.Path(dir_okay=False),
             default=None,
             show_default=False,
-            help=f"Knowledge base (SQLite). Default: $MNC_KB, else {default_kb_path(env=False)}{fallback}.",
+            help=f"Knowledge base (SQLite; ':embedded:' for the one that ships with matchchoose). Default: $MNC_KB, "
+                 f"else {default_kb_path(env=False)}{fallback}.",
         )(f)
 
     return decorate(func) if func is not None else decorate
@@ -34,12 +36,17 @@ def kb_option(func=None, *, embedded: bool = False):
 def resolve_kb_path(kb_path, *, embedded: bool = False) -> str:
     """The path ``--kb`` names, or the documented default.
 
+    ``--kb :embedded:`` names the embedded knowledge base (its working copy) explicitly.
     With ``embedded``: when no ``--kb`` is given, ``$MNC_KB`` is unset and no knowledge base
     exists at the user default path, a working copy of the embedded knowledge base (a note on
     stderr says so).
     """
     from ..kb import default_kb_path
 
+    if kb_path == EMBEDDED:
+        from ..kb import embedded_kb
+
+        return str(embedded_kb())
     if kb_path:
         return kb_path
     path = default_kb_path()

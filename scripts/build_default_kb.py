@@ -1,0 +1,125 @@
+"""Build the embedded knowledge base and the README's example from a finished micro-zoo grid.
+
+    .venv/bin/python scripts/build_default_kb.py --grid-kb runs/microzoo/kb.sqlite \
+        --data /work/microzoo-data --example openmoji --n-example 48
+
+1. ``src/matchchoose/kb/default/microzoo.sqlite``: a consistent copy of the grid's knowledge base
+   (SQLite backup API) without the example domain (``KnowledgeBase.remove_datasets``: its results,
+   prescores, profile and distances go) and without the grid's run bookkeeping (``grid_cells``:
+   local paths and process ids), in rollback-journal mode and vacuumed, so that it is one
+   self-contained file.
+2. ``examples/<example>/``: ``--n-example`` images of the held-out domain (a seeded sample) with
+   their ``metadata.jsonl`` rows, the domain's licence and attribution (``README.md``,
+   ``domain.json``), and ``results.csv``: the domain's true results in the grid (model, metric
+   value), which ``mnc choose --truth`` shows beside the ranking.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from matchchoose.kb import KnowledgeBase  # noqa: E402
+
+
+def _copy_without(grid_kb: Path, out: Path, example: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / out.name
+        with sqlite3.connect(grid_kb) as src, sqlite3.connect(staged) as dst:
+            src.backup(dst)
+        kb = KnowledgeBase(staged)
+        deleted = kb.remove_datasets([example], source="build_default_kb") if example in kb.datasets() else {}
+        kb.close()
+        with sqlite3.connect(staged) as conn:
+            conn.execute("DELETE FROM grid_cells")
+        conn = sqlite3.connect(staged, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("VACUUM")
+        conn.close()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(staged, out)
+    return deleted
+
+
+def _example(grid_kb: Path, data: Path, example: str, metric: str, n: int, seed: int, out: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    src = data / example
+    rows = [json.loads(line) for line in (src / "metadata.jsonl").read_text().splitlines() if line.strip()]
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(rows), size=min(n, len(rows)), replace=False).tolist())
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "images").mkdir(parents=True)
+    with open(out / "metadata.jsonl", "w", encoding="utf-8") as fh:
+        for i in chosen:
+            shutil.copyfile(src / rows[i]["file_name"], out / rows[i]["file_name"])
+            fh.write(json.dumps(rows[i], ensure_ascii=False) + "\n")
+    domain = json.loads((src / "domain.json").read_text())
+    shutil.copyfile(src / "domain.json", out / "domain.json")
+
+    kb = KnowledgeBase(grid_kb)
+    truth = kb.records(metric).truth(example).rename(metric).rename_axis("model").reset_index()
+    truth = truth.sort_values(metric).reset_index(drop=True)
+    truth.to_csv(out / "results.csv", index=False, float_format="%.6g")
+    lines = [
+        f"# Example: `{example}` ({len(chosen)} of its {domain['n']} images)",
+        "",
+        f"{domain.get('attribution', '')}",
+        f"Licence: {domain['licence']}. Packages: "
+        + ", ".join(f"{p['registry']}:{p['name']}@{p['version']}" for p in domain["packages"]) + ".",
+        "Each image's source file and author are in `metadata.jsonl` (`key`, `meta`).",
+        "",
+        f"This domain was fine-tuned on by every micro-zoo model in the grid, then **left out of the embedded",
+        f"knowledge base**, so that `mnc choose` ranks the zoo for it as for a new dataset. `results.csv` holds its",
+        f"true results ({metric}, lower is better), which `mnc choose --truth` shows beside the ranking:",
+        "",
+        "```",
+        f"mnc choose examples/{example} --truth examples/{example}/results.csv",
+        "```",
+        "",
+        "Made by `scripts/build_default_kb.py` (see docs/microzoo.md).",
+    ]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    return truth
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--grid-kb", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="Micro-zoo domains root.")
+    parser.add_argument("--example", default="openmoji")
+    parser.add_argument("--metric", default="fd_dinov2")
+    parser.add_argument("--n-example", type=int, default=48)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "src" / "matchchoose" / "kb" / "default" / "microzoo.sqlite")
+    parser.add_argument("--examples-dir", type=Path, default=ROOT / "examples")
+    args = parser.parse_args(argv)
+    if not args.grid_kb.is_file():
+        print(f"error: no knowledge base at {args.grid_kb}", file=sys.stderr)
+        return 1
+    if args.example not in KnowledgeBase(args.grid_kb).datasets():
+        print(f"error: the example domain {args.example!r} is not in {args.grid_kb}", file=sys.stderr)
+        return 1
+    truth = _example(args.grid_kb, args.data, args.example, args.metric, args.n_example, args.seed,
+                     args.examples_dir / args.example)
+    deleted = _copy_without(args.grid_kb, args.out, args.example)
+    summary = KnowledgeBase(args.out).summary()
+    print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB; removed {args.example}: {deleted}")
+    print(json.dumps(summary, indent=1, default=str)[:2000])
+    print(f"examples/{args.example}: {args.n_example} images; true results:\n{truth.to_string(index=False)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
