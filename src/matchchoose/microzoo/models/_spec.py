@@ -61,8 +61,8 @@ class ModelSpec:
     mixture : dict
         Pretraining domains -> weights (normalised when sampling).
     steps : int
-        Pretraining steps at batch 16 (:func:`~._pretrain.pretrain`'s default): about 13-19
-        CPU-minutes on a quiet 2-core machine at the measured seconds per step.
+        Pretraining steps at batch 16 (:func:`~._pretrain.pretrain`'s default): about 4-8
+        CPU-minutes on a quiet 2-core machine at the measured seconds per step (docs/microzoo-models.md).
     text_width : int
         Width of the random-init text encoders (CLIP hidden size, T5 ``d_model``); MiniLM is 384.
     scheduler : dict
@@ -115,46 +115,46 @@ _LATENT = RESOLUTION // VAE_FACTOR
 #: (``sklearn_digits``) is in no mixture.
 ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec(
-        name="unet-s-minilm", family="sd", source="sd15", text="minilm", steps=4000,
+        name="unet-s-minilm", family="sd", source="sd15", text="minilm", steps=1800,
         denoiser=_unet([32, 64], 1, 4),
         mixture={"noto_emoji": 2, "openmoji": 1, "game_icons": 1, "tabler_icons": 1, "kgeography_flags": 1,
                  "typeface_glyphs": 1, "playing_cards": 1},
         description="SD 1.5-like small UNet, 2 levels, pretrained MiniLM text encoder, epsilon"),
     ModelSpec(
-        name="unet-m-clip", family="sd", source="sd21", text="clip", steps=3000,
+        name="unet-m-clip", family="sd", source="sd21", text="clip", steps=1400,
         denoiser=_unet([32, 64, 64], 1, 4),
         mixture={"wesnoth_units": 2, "minetest_textures": 1, "supertux_sprites": 1, "openarena_textures": 1,
                  "playing_cards": 1, "mnist_digits": 1, "pixelarticons": 1},
         description="SD 2.1-like UNet, 3 levels, tiny CLIP, v-prediction"),
     ModelSpec(
-        name="unet-l-minilm", family="sd", source="sd15", text="minilm", steps=1500,
+        name="unet-l-minilm", family="sd", source="sd15", text="minilm", steps=400,
         denoiser=_unet([64, 128], 2, 8),
         mixture={"noto_emoji": 1, "wesnoth_portraits": 1, "furniture_3d": 1, "tuxpaint_photos": 1, "astrophotos": 1,
                  "kgeography_maps": 1, "world_scripts": 1, "oxygen_icons": 1},
         description="SD 1.5-like wide UNet, 2 levels x 2 layers, pretrained MiniLM text encoder"),
     ModelSpec(
-        name="sdxl-s", family="sdxl", source="sdxl-base", text="clip2", steps=4000,
+        name="sdxl-s", family="sdxl", source="sdxl-base", text="clip2", steps=1800,
         denoiser={**_unet([32, 64, 96], 1, [2, 4, 6], first_attention=False), "transformer_layers_per_block": [1, 1, 2],
                   "addition_time_embed_dim": 8, "addition_embed_type_num_heads": 8},
         mixture={"fluent_emoji_3d": 2, "furniture_3d": 1, "tuxpaint_photos": 1, "oxygen_icons": 1, "astrophotos": 1,
                  "wesnoth_portraits": 1, "constellation_art": 1},
         description="SDXL-like UNet (no attention at the finest level), two tiny CLIPs, size conditioning"),
     ModelSpec(
-        name="pixart-s", family="pixart", source="pixart-sigma-512", text="t5", steps=5000,
+        name="pixart-s", family="pixart", source="pixart-sigma-512", text="t5", steps=1600,
         denoiser={"num_layers": 4, "num_attention_heads": 4, "attention_head_dim": 32, "sample_size": _LATENT,
                   "patch_size": 2, "norm_num_groups": 8},
         mixture={"typeface_glyphs": 1, "world_scripts": 1, "kanji_stroke_order": 1, "mnist_digits": 1,
                  "kgeography_maps": 1, "pixelarticons": 1, "tabler_icons": 1},
         description="PixArt-Sigma-like DiT, 4 blocks x 128, word-level T5, learned sigma"),
     ModelSpec(
-        name="pixart-m", family="pixart", source="pixart-sigma-512", text="t5", steps=2000,
+        name="pixart-m", family="pixart", source="pixart-sigma-512", text="t5", steps=500,
         denoiser={"num_layers": 8, "num_attention_heads": 6, "attention_head_dim": 32, "sample_size": _LATENT,
                   "patch_size": 2, "norm_num_groups": 8},
         mixture={"openclipart": 2, "tuxpaint_vector": 1, "supertux_sprites": 1, "openmoji": 1, "kgeography_flags": 1,
                  "game_icons": 1, "noto_emoji": 1},
         description="PixArt-Sigma-like DiT, 8 blocks x 192, word-level T5, learned sigma"),
     ModelSpec(
-        name="sd3-s", family="sd3", source="sd3-medium", text="clip2-t5", text_width=32, steps=2000,
+        name="sd3-s", family="sd3", source="sd3-medium", text="clip2-t5", text_width=32, steps=600,
         denoiser={"num_layers": 4, "num_attention_heads": 4, "attention_head_dim": 32, "sample_size": _LATENT,
                   "patch_size": 2, "pos_embed_max_size": 64},  # room for 512 px (FLOP counts)
         scheduler={"shift": 1.0},
