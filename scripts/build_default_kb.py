@@ -7,7 +7,7 @@
    (SQLite backup API) without the example domain (``KnowledgeBase.remove_datasets``: its results,
    prescores, profile and distances go) and without the grid's run bookkeeping (``grid_cells``:
    local paths and process ids), in rollback-journal mode and vacuumed, so that it is one
-   self-contained file.
+   self-contained file; its default metric (``mnc choose`` without ``--metric``) is ``--metric``.
 2. ``examples/<example>/``: ``--n-example`` images of the held-out domain (a seeded sample) with
    their ``metadata.jsonl`` rows, the domain's licence and attribution (``README.md``,
    ``domain.json``), and ``results.csv``: the domain's true results in the grid (model, metric
@@ -32,13 +32,14 @@ sys.path.insert(0, str(ROOT / "src"))
 from matchchoose.kb import KnowledgeBase  # noqa: E402
 
 
-def _copy_without(grid_kb: Path, out: Path, example: str) -> dict:
+def _copy_without(grid_kb: Path, out: Path, example: str, metric: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / out.name
         with sqlite3.connect(grid_kb) as src, sqlite3.connect(staged) as dst:
             src.backup(dst)
         kb = KnowledgeBase(staged)
         deleted = kb.remove_datasets([example], source="build_default_kb") if example in kb.datasets() else {}
+        kb.set_default_metric(metric)  # mnc choose without --metric (the grid also recorded KID)
         kb.close()
         with sqlite3.connect(staged) as conn:
             conn.execute("DELETE FROM grid_cells")
@@ -113,7 +114,7 @@ def main(argv=None) -> int:
         return 1
     truth = _example(args.grid_kb, args.data, args.example, args.metric, args.n_example, args.seed,
                      args.examples_dir / args.example)
-    deleted = _copy_without(args.grid_kb, args.out, args.example)
+    deleted = _copy_without(args.grid_kb, args.out, args.example, args.metric)
     summary = KnowledgeBase(args.out).summary()
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB; removed {args.example}: {deleted}")
     print(json.dumps(summary, indent=1, default=str)[:2000])

@@ -78,3 +78,19 @@ def test_clear_errors_for_an_empty_kb_and_for_a_kb_without_profiles(color_zoo, t
     profile_dataset(kb, folders["orange"], name="elsewhere", probe="pixels")
     with pytest.raises(KnowledgeBaseError, match=r"No dataset with 'clip_fid' results .* has a 'pixels' profile"):
         choose(kb, folders["red"], name="new", probe="pixels")
+
+
+def test_default_metric_picks_among_several(zoo_kb):
+    from matchchoose.kb import import_frame
+    import pandas as pd
+
+    kb, folders = zoo_kb
+    kb.declare_metric("kid", higher_is_better=False)
+    import_frame(kb, pd.DataFrame({"model": ["m0"], "dataset": ["red"], "metric": "kid", "value": [1.0]}), "results")
+    with pytest.raises(KnowledgeBaseError, match="several metrics"):
+        choose(kb, dataset="red", cache=False)
+    with pytest.raises(KnowledgeBaseError):
+        kb.set_default_metric("nope")
+    kb.set_default_metric("clip_fid")
+    assert kb.default_metric == "clip_fid"
+    assert choose(kb, dataset="red", cache=False).metric.name == "clip_fid"

@@ -123,6 +123,8 @@ def _pick_metric(kb, metric: str | None) -> str:
             f"The knowledge base {kb.path} has no recorded results: import some with 'mnc kb import FILE --kind "
             "results' (or run 'mnc grid'), then profile their datasets with 'mnc profile'.")
     if metric is None:
+        if len(available) > 1 and kb.default_metric in available:
+            return kb.default_metric
         if len(available) > 1:
             raise KnowledgeBaseError(f"The knowledge base {kb.path} has results for several metrics "
                                      f"({', '.join(available)}): pick one with --metric.")

@@ -309,6 +309,22 @@ class KnowledgeBase(ProfileStore, GridStore):
             raise KnowledgeBaseError(f"{hint[0].upper()}{hint[1:]}.")
         return Metric(name, known[0])
 
+    @property
+    def default_metric(self) -> str | None:
+        """The metric commands use when the knowledge base has results for several and none is named
+        (``mnc choose`` without ``--metric``); ``None`` when unset."""
+        if not self._exists():
+            return None
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'default_metric'").fetchone()
+        return row[0] if row else None
+
+    def set_default_metric(self, name: str) -> None:
+        """Make ``name`` (a declared or built-in metric) the :attr:`default_metric`."""
+        self.metric(name)  # raises when unknown
+        with self._transaction() as writer:
+            writer.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('default_metric', ?)", (name,))
+
     def metrics(self) -> pd.DataFrame:
         """Every declared metric: columns ``name, higher_is_better, description, results, prescores``.
 
