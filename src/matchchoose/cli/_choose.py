@@ -190,12 +190,13 @@ def _read_truth(path, kb, metric) -> dict:
         raise InputError(f"Cannot read --truth file {path!r}: {exc}.") from exc
     if "model" not in frame.columns:
         raise InputError(f"--truth file {path!r} has no 'model' column (columns: {', '.join(map(str, frame.columns))}).")
+    metric = metric or kb.default_metric
     candidates = [c for c in ("value", metric) if c and c in frame.columns]
     if not candidates:
         others = [c for c in frame.columns if c != "model"]
-        if len(others) != 1:
-            raise InputError(f"--truth file {path!r} needs a 'value' column (or one named after --metric); it has "
-                             f"{', '.join(map(str, frame.columns))}.")
+        if len(others) != 1 or (metric and others[0] != metric):
+            raise InputError(f"--truth file {path!r} needs a 'value' column (or one named after the metric"
+                             f"{' ' + repr(metric) if metric else ''}); it has {', '.join(map(str, frame.columns))}.")
         candidates = others
     values = pd.to_numeric(frame[candidates[0]], errors="coerce")
     if values.isna().any() or frame["model"].duplicated().any():
