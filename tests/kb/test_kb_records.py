@@ -112,6 +112,8 @@ def test_prescores_averaged(zoo):
     with pytest.raises(KnowledgeBaseError, match="several prescore metrics"):
         zoo.records("accuracy")
     assert zoo.records("accuracy", prescore_metric="leep").prescores["value"].tolist() == [-1.0]
+    import_frame(zoo, _scores("accuracy", [("a", "x", 0.5)]), "prescores")  # the result metric's own prescore
+    assert zoo.records("accuracy").prescore_metric.name == "accuracy"
 
 
 def test_filters(zoo):

@@ -496,13 +496,14 @@ class KnowledgeBase(ProfileStore, GridStore):
         ------
         KnowledgeBaseError
             Unknown metric (the message lists those available), unknown model or dataset, or
-            several distance/prescore metrics and none chosen.
+            several distance/prescore metrics and none chosen (among several prescore metrics,
+            that of ``metric`` itself is chosen when stored).
         """
         check_in("aggregate", aggregate, ("best", "mean"), owner="KnowledgeBase.records")
         with self._snapshot() as conn:
             quality = self._scored_metric(conn, "result", metric)
             distance = self._choose(conn, "distance", distance_metric)
-            prescore = self._choose(conn, "prescore", prescore_metric)
+            prescore = self._choose(conn, "prescore", prescore_metric, prefer=metric)
             if prescore is not None:
                 prescore = self._scored_metric(conn, "prescore", prescore)
             models = self._check_names(conn, "models", models)
@@ -564,8 +565,9 @@ class KnowledgeBase(ProfileStore, GridStore):
         row = conn.execute("SELECT higher_is_better FROM metrics WHERE name = ?", (name,)).fetchone()
         return Metric(name, bool(row[0]))
 
-    def _choose(self, conn, what: str, name: str | None) -> str | None:
-        """The distance or prescore metric to use: ``name``, or the only one stored."""
+    def _choose(self, conn, what: str, name: str | None, prefer: str | None = None) -> str | None:
+        """The distance or prescore metric to use: ``name``, or the only one stored, or (among
+        several) ``prefer``: prescores of the result metric itself."""
         if what == "distance":
             sql = "SELECT DISTINCT metric FROM distances ORDER BY metric"
         else:
@@ -578,6 +580,8 @@ class KnowledgeBase(ProfileStore, GridStore):
                     f"{', '.join(available) or 'none'}."
                 )
             return name if name is not None else (available[0] if available else None)
+        if prefer is not None and prefer in available:
+            return prefer
         raise KnowledgeBaseError(
             f"{self.path} has several {what} metrics ({', '.join(available)}): choose one with "
             f"{what}_metric=... (--{what}-metric on the command line)."
