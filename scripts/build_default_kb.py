@@ -35,19 +35,23 @@ from matchchoose.kb import KnowledgeBase  # noqa: E402
 def _copy_without(grid_kb: Path, out: Path, example: str, metric: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / out.name
-        with sqlite3.connect(grid_kb) as src, sqlite3.connect(staged) as dst:
-            src.backup(dst)
+        src, dst = sqlite3.connect(grid_kb), sqlite3.connect(staged)
+        src.backup(dst)  # a consistent copy, WAL content included
+        src.close()
+        dst.close()
         kb = KnowledgeBase(staged)
         deleted = kb.remove_datasets([example], source="build_default_kb") if example in kb.datasets() else {}
         kb.set_default_metric(metric)  # mnc choose without --metric (the grid also recorded KID)
         kb.close()
-        with sqlite3.connect(staged) as conn:
-            conn.execute("DELETE FROM grid_cells")
+        del kb
         conn = sqlite3.connect(staged, isolation_level=None)
+        conn.execute("DELETE FROM grid_cells")
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("VACUUM")
         conn.close()
         out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (out.with_name(out.name + "-wal"), out.with_name(out.name + "-shm")):
+            stale.unlink(missing_ok=True)
         shutil.copyfile(staged, out)
     return deleted
 
@@ -79,7 +83,9 @@ def _example(grid_kb: Path, data: Path, example: str, metric: str, n: int, seed:
         f"{domain.get('attribution', '')}",
         f"Licence: {domain['licence']}. Packages: "
         + ", ".join(f"{p['registry']}:{p['name']}@{p['version']}" for p in domain["packages"]) + ".",
-        "Each image's source file and author are in `metadata.jsonl` (`key`, `meta`).",
+        "Each image's source file and author are in `metadata.jsonl` (`key`, `meta`). Changes: the micro-zoo",
+        f"domain builder rendered the originals as {domain.get('size', 128)} x {domain.get('size', 128)} px RGB PNGs "
+        "(`domain.json`: `image_policy`); they are shared under the same licence.",
         "",
         f"This domain was fine-tuned on by every micro-zoo model in the grid, then **left out of the embedded",
         f"knowledge base**, so that `mnc choose` ranks the zoo for it as for a new dataset. `results.csv` holds its",
@@ -115,7 +121,10 @@ def main(argv=None) -> int:
     truth = _example(args.grid_kb, args.data, args.example, args.metric, args.n_example, args.seed,
                      args.examples_dir / args.example)
     deleted = _copy_without(args.grid_kb, args.out, args.example, args.metric)
-    summary = KnowledgeBase(args.out).summary()
+    # Read a copy: opening the shipped file with KnowledgeBase would switch it to WAL mode.
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copyfile(args.out, Path(tmp) / "kb.sqlite")
+        summary = KnowledgeBase(Path(tmp) / "kb.sqlite").summary()
     print(f"{args.out}: {args.out.stat().st_size / 1e6:.2f} MB; removed {args.example}: {deleted}")
     print(json.dumps(summary, indent=1, default=str)[:2000])
     print(f"examples/{args.example}: {args.n_example} images; true results:\n{truth.to_string(index=False)}")
