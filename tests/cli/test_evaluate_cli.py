@@ -110,3 +110,22 @@ def test_evaluate_bad_input_is_one_line(toy_kb, mnc, args, needle):
 def test_evaluate_missing_kb_is_an_error(tmp_path, mnc):
     code, _, err = mnc("evaluate", "--kb", tmp_path / "absent.sqlite", "--metric", "accuracy")
     assert code == 2 and "absent.sqlite" in err and "Traceback" not in err
+
+
+def test_evaluate_uses_profile_means_as_dataset_features(color_zoo, mnc, tmp_path):
+    import json
+
+    _, folders, results = color_zoo
+    kb = tmp_path / "kb.sqlite"
+    mnc("kb", "import", results, "--kind", "results", "--kb", kb)
+    for name in ["red", "green", "blue", "yellow", "cyan", "magenta"]:
+        assert mnc("profile", folders[name], "--probe", "pixels", "--kb", kb)[0] == 0
+    code, _, err = mnc("evaluate", "--kb", kb, "--metric", "clip_fid", "--json", tmp_path / "e.json")
+    assert code == 0, err
+    assert "direct" in json.loads((tmp_path / "e.json").read_text())["methods"]  # needs dataset features
+    code, _, err = mnc("evaluate", "--kb", kb, "--metric", "clip_fid", "--profile-probe", "none",
+                       "--json", tmp_path / "n.json")
+    assert code == 0, err
+    assert "direct" not in json.loads((tmp_path / "n.json").read_text())["methods"]
+    code, _, err = mnc("evaluate", "--kb", kb, "--metric", "clip_fid", "--profile-probe", "clip")
+    assert code == 2 and "--profile-probe 'clip'" in err

@@ -31,6 +31,25 @@ def _parse_sparsity(value):
     return sorted(set(levels))
 
 
+def _profile_probe(kb, name):
+    """The probe key whose profile means become dataset features: ``name`` ('none': no profile
+    features), else the only probe profiled in ``kb`` (none when there are no profiles)."""
+    from .._errors import InputError
+
+    if name is not None and name.lower() == "none":
+        return None
+    keys = sorted(set(kb.profiles()["probe"]))
+    if name is not None:
+        matches = [k for k in keys if k == name or k.split("@")[0] == name]
+        if len(matches) != 1:
+            raise InputError(f"--profile-probe {name!r}: the knowledge base's profiles use {', '.join(keys) or 'none'}.")
+        return matches[0]
+    if len(keys) > 1:
+        raise InputError(f"The knowledge base has profiles of several probes ({', '.join(keys)}): pick one with "
+                         "--profile-probe (or 'none').")
+    return keys[0] if keys else None
+
+
 @click.command()
 @kb_option(embedded=True)
 @click.option("--metric", required=True, help="Result metric to rank by (e.g. accuracy, clip_fid).")
@@ -43,6 +62,9 @@ def _parse_sparsity(value):
               help="How repeated runs of a (model, dataset) pair are combined.")
 @click.option("--distance-metric", default=None, help="Dataset distance to use (needed when the KB has several).")
 @click.option("--prescore-metric", default=None, help="Prescore for the Initial baseline (when the KB has several).")
+@click.option("--profile-probe", default=None,
+              help="Dataset features from the mean embeddings of this probe's profiles (as mnc choose uses them); "
+                   "default: the one probe the KB's profiles use; 'none' for none.")
 @click.option("--predictors", default=None,
               help="Also evaluate M&C with these predictors (comma-separated, or 'all'): paper Table 7.")
 @click.option("--ablation", is_flag=True, help="Also evaluate features-only and graph-only M&C: paper Table 4.")
@@ -56,7 +78,8 @@ def _parse_sparsity(value):
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
               help="Save a PNG: per-method bars, or the sparsity curves when --sparsity has several levels.")
 def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, aggregate, distance_metric,
-             prescore_metric, predictors, ablation, sparsity, baselines, train_embedding, n_jobs, plot_out):
+             prescore_metric, profile_probe, predictors, ablation, sparsity, baselines, train_embedding, n_jobs,
+             plot_out):
     """Leave-one-dataset-out evaluation of M&C and the baselines on a knowledge base.
 
     For each held-out dataset, its results leave the training set and the matching graph (its
@@ -71,8 +94,9 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     from ._report import print_summary, save_plot, summary_frame
 
     with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
+        probe_key = _profile_probe(kb, profile_probe)
         records = kb.records(metric, aggregate=aggregate, distance_metric=distance_metric,
-                             prescore_metric=prescore_metric)
+                             prescore_metric=prescore_metric, profile_probe=probe_key)
     if predictor not in PREDICTORS:
         raise InputError(f"Unknown --predictor {predictor!r}: choose one of {sorted(PREDICTORS)}.")
     extra = _split_list(predictors) or []
