@@ -43,7 +43,6 @@ def _copy_without(grid_kb: Path, out: Path, example: str, metric: str) -> dict:
         deleted = kb.remove_datasets([example], source="build_default_kb") if example in kb.datasets() else {}
         kb.set_default_metric(metric)  # mnc choose without --metric (the grid also recorded KID)
         kb.close()
-        del kb
         conn = sqlite3.connect(staged, isolation_level=None)
         conn.execute("DELETE FROM grid_cells")
         conn.execute("PRAGMA journal_mode=DELETE")
