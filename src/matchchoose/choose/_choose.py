@@ -177,7 +177,7 @@ def _given_truth(truth, records, target: str) -> pd.Series:
 def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None, metric: str | None = None,
            probe: str | None = None, probe_options: dict | None = None, top: int = 3,
            predictor: str = "catboost", random_state: int = 0, cache=True, batch_size: int | None = None,
-           n_nearest: int = 3, progress: bool = False, truth=None) -> Choice:
+           n_nearest: int = 3, progress: bool = False, truth=None, fidelity: float | None = None) -> Choice:
     """Rank the zoo of ``kb`` for the image folder ``path`` (or the stored ``dataset``).
 
     Parameters
@@ -203,6 +203,9 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
         Known results of this dataset that the knowledge base does not hold (``{model: value}``
         in ``metric``, e.g. an example's published results): shown as ``true_value`` and
         ``true_rank`` beside the ranking, never used to rank. Recorded results win.
+    fidelity : float, optional
+        Train on the results at this fidelity (e.g. training steps) instead of each (model,
+        dataset) pair's target, its largest fidelity (see :meth:`KnowledgeBase.records`).
 
     Returns
     -------
@@ -240,7 +243,8 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     dmetric = distance_metric_name(probe_key)
     profiled = set(kb.profiles(probe=probe_key)["dataset"])
     linked = set(kb.distances_of(target, dmetric))
-    all_records = kb.records(metric_name, distance_metric=dmetric if linked else None, profile_probe=probe_key)
+    all_records = kb.records(metric_name, distance_metric=dmetric if linked else None, profile_probe=probe_key,
+                             fidelity=fidelity)
     with_results = set(all_records.results["dataset"])
     usable = sorted((with_results & profiled & linked) - {target})
     if not usable:

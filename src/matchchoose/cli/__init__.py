@@ -32,6 +32,7 @@ def _register():
     from ._grid import grid
     from ._kb import kb
     from ._microzoo import microzoo
+    from ._quantize import quantize
     from ._sample import sample
     from ._score import score
     from ._version import version
@@ -48,6 +49,7 @@ def _register():
     cli.add_command(finetune)
     cli.add_command(grid)
     cli.add_command(microzoo)
+    cli.add_command(quantize)
 
 
 _register()

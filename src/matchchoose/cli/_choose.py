@@ -112,9 +112,12 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
               help="CSV of this dataset's known results (columns model and value, or model and the metric's name), "
                    "shown beside the ranking; never used to rank.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the ranking as JSON.")
+@click.option("--fidelity", default=None, type=click.FloatRange(0),
+              help="Train on the results at this fidelity (e.g. training steps) instead of each pair's target "
+                   "(its largest fidelity).")
 @kb_option(embedded=True)
 def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size, device, predictor, seed, no_cache,
-           truth, json_out, kb_path):
+           truth, json_out, fidelity, kb_path):
     """Rank the zoo's models for a folder of images: which one to fine-tune first.
 
     Profiles the folder (or reuses its profile), links it to the knowledge base's datasets by
@@ -139,7 +142,7 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
     choice = choose_(kb, folder, dataset=dataset, name=name, metric=metric, probe=probe_name,
                      probe_options=_probe_options(probe_name, probe_weights, device), top=top, predictor=predictor,
                      random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True,
-                     truth=_read_truth(truth, kb, metric) if truth else None)
+                     truth=_read_truth(truth, kb, metric) if truth else None, fidelity=fidelity)
     arrow = "higher" if choice.metric.higher_is_better else "lower"
     table = Table(title=f"Models for {choice.dataset!r} ({choice.metric.name}, {arrow} is better; probe {choice.probe})")
     table.add_column("rank", justify="right")

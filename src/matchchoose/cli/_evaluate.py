@@ -77,9 +77,12 @@ def _profile_probe(kb, name):
               help="Folds evaluated in parallel processes (results do not depend on it).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
               help="Save a PNG: per-method bars, or the sparsity curves when --sparsity has several levels.")
+@click.option("--fidelity", default=None, type=click.FloatRange(0),
+              help="Evaluate on the results at this fidelity (e.g. training steps) instead of each pair's target "
+                   "(its largest fidelity).")
 def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, aggregate, distance_metric,
              prescore_metric, profile_probe, predictors, ablation, sparsity, baselines, train_embedding, n_jobs,
-             plot_out):
+             plot_out, fidelity):
     """Leave-one-dataset-out evaluation of M&C and the baselines on a knowledge base.
 
     For each held-out dataset, its results leave the training set and the matching graph (its
@@ -96,7 +99,7 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
         probe_key = _profile_probe(kb, profile_probe)
         records = kb.records(metric, aggregate=aggregate, distance_metric=distance_metric,
-                             prescore_metric=prescore_metric, profile_probe=probe_key)
+                             prescore_metric=prescore_metric, profile_probe=probe_key, fidelity=fidelity)
     if predictor not in PREDICTORS:
         raise InputError(f"Unknown --predictor {predictor!r}: choose one of {sorted(PREDICTORS)}.")
     extra = _split_list(predictors) or []
@@ -132,6 +135,7 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
         "metric": records.metric.name,
         "higher_is_better": records.metric.higher_is_better,
         "aggregate": aggregate,
+        "fidelity": fidelity,
         "distance_metric": records.distance_metric,
         "n_models": len(records.models),
         "n_datasets": len(first["methods"]["mnc"]["per_dataset"]) if "mnc" in first["methods"] else None,

@@ -92,6 +92,9 @@ def info(kb_path):
         for name, n in summary[table].items():
             counts.add_row(label, name, str(n))
     console.print(counts)
+    for name, fidelities in summary.get("fidelities", {}).items():
+        console.print(f"fidelities of {name} results (largest per pair = target): "
+                      f"{', '.join(f'{f:g}' for f in fidelities)}", highlight=False, soft_wrap=True)
     used = metrics[(metrics["results"] > 0) | (metrics["prescores"] > 0)]
     if len(used):
         console.print(_metric_table(used, title="Metrics in use"))

@@ -27,15 +27,28 @@ __all__ = ["sample"]
 @click.option("--device", default=None, help="Default: cuda when available, else cpu.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), default=None,
               help="Default: float16 on CUDA, float32 on CPU.")
-def sample(model, adapter, dataset, out, val_fraction, n, steps, guidance, resolution, batch_size, seed, device, dtype):
+@click.option("--quantize", "quantize", default=None,
+              help="Quantise the denoiser: w8a8, w4a8 (any wNaM) or mpq:BITS[/ABITS] (MPQ-Diff; see mnc quantize).")
+@click.option("--bit-map", "bit_map", type=click.Path(exists=True), default=None,
+              help="bitmap.json (or its folder) of 'mnc quantize' for mpq:BITS; default: profile the dataset's "
+                   "training captions now.")
+@click.option("--quantize-backend", type=click.Choice(["auto", "torchao", "fake"]), default="auto", show_default=True,
+              help="torchao kernels where they exist (Linear, 8-bit activations), fake quantisation elsewhere.")
+def sample(model, adapter, dataset, out, val_fraction, n, steps, guidance, resolution, batch_size, seed, device, dtype,
+           quantize, bit_map, quantize_backend):
     """Generate images for a dataset's held-out captions, one fixed seed per image (resumable).
 
     Example: mnc sample --model ./sd15 --adapter runs/sd15-pets --dataset ./pets --out runs/sd15-pets/samples
+    --quantize mpq:4.5 --bit-map runs/sd15-q
     """
     from ..sample import held_out_captions, load_pipeline, sample_images
 
     captions, _ = held_out_captions(dataset, val_fraction=val_fraction, random_state=seed)
     pipe = load_pipeline(model, adapter_dir=adapter, device=device, dtype=dtype)
+    if quantize:
+        from ._quantize import quantize_loaded
+
+        quantize_loaded(pipe, quantize, bit_map, quantize_backend, dataset=dataset, out=out, seed=seed)
     result = sample_images(pipe, captions, out, n=n, steps=steps, guidance_scale=guidance, resolution=resolution,
                            seed=seed, batch_size=batch_size, progress=True)
     rate = f", {result.images_per_second:.2f} images/s" if result.generated else ""

@@ -8,6 +8,10 @@ File layouts, by ``kind`` (CSV, ``.csv.gz`` or Parquet, chosen by extension):
     and provenance) are stored once, so re-importing a file changes nothing; repeated runs that
     should count separately need a distinguishing column such as ``seed``. Models and datasets
     are created as they are named. Every metric must be built in or declared (``higher_is_better``).
+    An optional ``fidelity`` column gives the compute at which each score was measured (training
+    steps or any measure, larger = more compute; a finite number >= 0, or missing = unknown, read
+    as the target): rows of one pair at several fidelities form its learning curve, and the largest
+    fidelity per pair is the target that :meth:`~matchchoose.kb.KnowledgeBase.records` reads by default.
 ``models``, ``datasets``
     ``model`` (or ``dataset``), then one column per feature. A column whose values all parse as
     numbers is numeric, else categorical; missing values are allowed.
@@ -47,6 +51,7 @@ __all__ = ["KINDS", "ImportSummary", "export_frame", "export_table", "import_fra
 KINDS = ("results", "prescores", "models", "datasets", "distances")
 _SCORE_COLUMNS = ("model", "dataset", "metric", "value")
 _DISTANCE_COLUMNS = ("dataset_a", "dataset_b", "metric", "value")
+_FIDELITY = "fidelity"
 _MISSING = frozenset({"", "na", "n/a", "nan", "null", "none"})
 
 
@@ -221,6 +226,20 @@ def _value(table: _Table, i: int, column: str = "value") -> float:
     return value
 
 
+def _fidelity(table: _Table, i: int) -> float | None:
+    """The row's optional fidelity: a finite number >= 0, or ``None`` (column absent or cell missing)."""
+    if _FIDELITY not in table.position:
+        return None
+    raw = table.cell(i, _FIDELITY)
+    if raw is None:
+        return None
+    value = _as_number(raw)
+    if value is None or not math.isfinite(value) or value < 0:
+        _fail(table.at(i, _FIDELITY), f"{raw!r} is not a fidelity: expected a finite number >= 0 (training steps "
+              "or another compute measure), or an empty cell for the target")
+    return value
+
+
 def _check_header(table: _Table, *, first_may_be_empty: bool = False) -> None:
     seen = set()
     for j, column in enumerate(table.columns):
@@ -240,7 +259,7 @@ def _require(table: _Table, required, kind: str, layout: str) -> None:
 # ------------------------------------------------------------------ importers
 def _import_scores(kb, table, kind, source, higher_is_better, counts):
     _require(table, _SCORE_COLUMNS, kind, "model, dataset, metric, value (other columns are kept as provenance)")
-    extra = [column for column in table.columns if column not in _SCORE_COLUMNS]
+    extra = [column for column in table.columns if column not in _SCORE_COLUMNS and column != _FIDELITY]
     metrics = {}
     for i in range(len(table.rows)):
         metrics.setdefault(_name(table, i, "metric"), i)
@@ -257,7 +276,7 @@ def _import_scores(kb, table, kind, source, higher_is_better, counts):
                 _fail(table.at(i, "metric"), undeclared_metric_hint(metric))
             provenance = {c: _as_text(row[table.position[c]]) for c in extra if row[table.position[c]] is not None}
             stored = writer.add_score(kind[:-1], _name(table, i, "model"), _name(table, i, "dataset"), metric,
-                                      _value(table, i), provenance)
+                                      _value(table, i), provenance, _fidelity(table, i))
             counts["inserted" if stored else "skipped"] += 1
         counts.update(new_models=writer.new_models, new_datasets=writer.new_datasets)
 
@@ -432,7 +451,8 @@ def import_frame(kb: KnowledgeBase, frame: pd.DataFrame, kind: str, *, name: str
 def export_frame(kb: KnowledgeBase, kind: str) -> pd.DataFrame:
     """Stored rows of ``kind`` laid out as :func:`import_table` reads them.
 
-    Results and prescores come in import order with one column per provenance key (sorted);
+    Results and prescores come in import order with one column per provenance key (sorted), and
+    a ``fidelity`` column after ``value`` when any row has one;
     distances once per pair (``dataset_a < dataset_b``); models and datasets with one column per
     feature.
     """
@@ -447,10 +467,12 @@ def export_frame(kb: KnowledgeBase, kind: str) -> pd.DataFrame:
             names = [row[0] for row in conn.execute(f"SELECT name FROM {kind} ORDER BY name")]
             return _feature_frame(conn, kind[:-1], names).reset_index()
         rows = conn.execute(
-            "SELECT model, dataset, metric, value, provenance FROM results WHERE kind = ? ORDER BY id", (kind[:-1],)
-        ).fetchall()
+            "SELECT model, dataset, metric, value, provenance, fidelity FROM results WHERE kind = ? ORDER BY id",
+            (kind[:-1],)).fetchall()
     provenance = [json.loads(row[4]) for row in rows]
     frame = pd.DataFrame([row[:4] for row in rows], columns=list(_SCORE_COLUMNS))
+    if any(row[5] is not None for row in rows):
+        frame[_FIDELITY] = pd.Series([row[5] for row in rows], dtype=float)
     for key in sorted({key for prov in provenance for key in prov}):
         frame[key] = pd.Series([prov.get(key) for prov in provenance], dtype=object)
     return frame

@@ -16,7 +16,8 @@ import sqlite3
 from .._errors import InputError, KnowledgeBaseError
 from ..records import Metric
 
-__all__ = ["BUILTIN_METRICS", "check_metric_name", "declare_metric", "lookup_metric", "undeclared_metric_hint"]
+__all__ = ["BUILTIN_METRICS", "check_metric_name", "check_name", "declare_metric", "is_nonnegative_metric",
+           "lookup_metric", "undeclared_metric_hint"]
 
 #: name -> (higher_is_better, description)
 BUILTIN_METRICS: dict[str, tuple[bool, str]] = {
@@ -44,6 +45,38 @@ BUILTIN_METRICS: dict[str, tuple[bool, str]] = {
     "reg_h_score": (True, "Regularised H-score transferability score."),
     "sfda": (True, "SFDA transferability score."),
 }
+
+
+def check_name(name: str) -> str | None:
+    """Why ``name`` cannot name a model, dataset or metric (``None`` when it can).
+
+    Control characters (a NUL byte, a newline, a tab...) are refused: they are invisible in
+    listings, break the CLI's one-line output and are almost always a parsing accident.
+    """
+    bad = next((c for c in name if ord(c) < 32 or ord(c) == 127), None)
+    if bad is not None:
+        return (f"name {name!r} contains the control character {bad!r}: names must be printable text "
+                "(check the file's quoting and line endings)")
+    if name != name.strip():
+        return f"name {name!r} starts or ends with white space"
+    return None
+
+
+#: Metrics that are distances (Fréchet): never negative. KID and CMMD are unbiased estimates that
+#: can dip slightly below 0, so they are not listed.
+_NONNEGATIVE_PREFIXES = ("fid_", "clip_fid", "fd_", "frechet")
+
+
+def is_nonnegative_metric(name: str) -> bool:
+    """Whether metric ``name`` is a Fréchet distance, whose values are never negative.
+
+    Examples
+    --------
+    >>> is_nonnegative_metric("fd_dinov2"), is_nonnegative_metric("kid")
+    (True, False)
+    """
+    name = name.lower()
+    return name == "fid" or name.startswith(_NONNEGATIVE_PREFIXES)
 
 
 def check_metric_name(name) -> str:

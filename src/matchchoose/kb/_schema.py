@@ -46,6 +46,15 @@ grid_cells        model, dataset, recipe (hash of the cell's recipe), state ('pe
                   'done' | 'failed'), run_dir, error, attempts, owner (host:pid of the grid driver
                   that claimed it), result (JSON), updated_at: the cells of ``mnc grid``
                   (:mod:`matchchoose.grid`)
+
+Tables (version 5)
+------------------
+results           gains ``fidelity`` (REAL, NULL allowed): the compute at which the score was
+                  measured (training steps, or any measure where larger = more compute); NULL =
+                  unknown, read as the target. Per (model, dataset) the largest fidelity is the
+                  target; a row's content hash includes its fidelity only when it is not NULL, so
+                  rows written before version 5 keep their hash. Rows at several fidelities form
+                  a learning curve (:meth:`matchchoose.kb.KnowledgeBase.curves`).
 """
 
 from __future__ import annotations
@@ -56,7 +65,7 @@ from datetime import UTC, datetime
 from .._errors import KnowledgeBaseError
 from ._metrics import BUILTIN_METRICS
 
-__all__ = ["MIGRATIONS", "latest_version", "migrate", "read_version", "utcnow"]
+__all__ = ["MIGRATIONS", "check_not_newer", "latest_version", "migrate", "read_version", "utcnow"]
 
 
 def utcnow() -> str:
@@ -200,8 +209,13 @@ def _v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v5(conn: sqlite3.Connection) -> None:
+    """Version 5: the fidelity (compute) of each result, so results can hold learning curves."""
+    conn.execute("ALTER TABLE results ADD COLUMN fidelity REAL CHECK (fidelity IS NULL OR fidelity >= 0)")
+
+
 #: Migrations in order; ``MIGRATIONS[n - 1]`` brings a knowledge base from version ``n - 1`` to ``n``.
-MIGRATIONS: list = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list = [_v1, _v2, _v3, _v4, _v5]
 
 
 def latest_version() -> int:
@@ -229,10 +243,20 @@ def read_version(conn: sqlite3.Connection, where: str) -> int:
         raise KnowledgeBaseError(
             f"{where} has a 'meta' table without 'schema_version': not a matchchoose knowledge base."
         )
-    return int(row[0])
+    try:
+        version = int(row[0])
+    except (TypeError, ValueError):
+        version = -1
+    if version < 1:  # 'meta' is made by the first migration: a stored version is at least 1
+        raise KnowledgeBaseError(
+            f"{where} has schema version {row[0]!r}, not a positive integer: the file is damaged; "
+            "restore it from a backup or rebuild it with 'mnc kb import'."
+        )
+    return version
 
 
-def _check_not_newer(version: int, where: str) -> None:
+def check_not_newer(version: int, where: str) -> None:
+    """Raise :class:`KnowledgeBaseError` when ``version`` is newer than this release writes."""
     if version > latest_version():
         raise KnowledgeBaseError(
             f"{where} has schema version {version}, newer than this matchchoose knows "
@@ -252,14 +276,14 @@ def migrate(conn: sqlite3.Connection, where: str) -> int:
         If the database was written by a newer release, or is not a knowledge base.
     """
     version = read_version(conn, where)
-    _check_not_newer(version, where)
+    check_not_newer(version, where)
     if version == latest_version():
         return version
     with conn:
         conn.execute("BEGIN IMMEDIATE")
         # Another process may have migrated between our read and our lock.
         version = read_version(conn, where)
-        _check_not_newer(version, where)
+        check_not_newer(version, where)
         for migration in MIGRATIONS[version:]:
             migration(conn)
         conn.execute(

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._errors import KnowledgeBaseError
+from .._errors import InputError, KnowledgeBaseError
 from .._validation import check_in
 from ..records import Metric, ZooRecords
 from . import _metrics
 from ._grid import GridStore
 from ._profiles import ProfileStore
-from ._schema import migrate, read_version, utcnow
+from ._schema import check_not_newer, latest_version, migrate, read_version, utcnow
 
 __all__ = ["KnowledgeBase", "default_kb_path"]
 
@@ -54,9 +54,18 @@ def default_kb_path(env: bool = True) -> Path:
     return base / "matchchoose" / "kb.sqlite"
 
 
-def _result_hash(kind: str, model: str, dataset: str, metric: str, value: float, provenance: dict) -> str:
-    """Content hash of one result row: the key that makes re-imports idempotent."""
-    payload = json.dumps([kind, model, dataset, metric, repr(float(value)), provenance], sort_keys=True)
+def _result_hash(kind: str, model: str, dataset: str, metric: str, value: float, provenance: dict,
+                 fidelity: float | None = None) -> str:
+    """Content hash of one result row: the key that makes re-imports idempotent.
+
+    The fidelity joins the hashed fields only when it is given, so a row without one hashes as it
+    did before schema version 5 (re-importing an old file into a migrated knowledge base stores
+    nothing twice), and one value at two fidelities is two rows.
+    """
+    fields = [kind, model, dataset, metric, repr(float(value)), provenance]
+    if fidelity is not None:
+        fields.append(repr(float(fidelity)))
+    payload = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -79,6 +88,9 @@ class _Writer:
         """Create model or dataset ``name`` unless it exists (``table`` is 'models' or 'datasets')."""
         if name in self._seen[table]:
             return
+        bad = _metrics.check_name(name)
+        if bad:
+            raise InputError(f"{table[:-1].capitalize()} {bad}.")
         cur = self.conn.execute(f"INSERT OR IGNORE INTO {table} (name, created_at) VALUES (?, ?)", (name, self.now))
         if cur.rowcount:
             setattr(self, f"new_{table}", getattr(self, f"new_{table}") + 1)
@@ -101,15 +113,17 @@ class _Writer:
         self._metrics.pop(name, None)
         return _metrics.declare_metric(self.conn, name, higher_is_better, description)
 
-    def add_score(self, kind, model, dataset, metric, value, provenance) -> bool:
-        """Store one result or prescore; ``False`` when an identical row is already stored."""
+    def add_score(self, kind, model, dataset, metric, value, provenance, fidelity=None) -> bool:
+        """Store one result or prescore (``fidelity``: its compute, ``None`` = unknown/target);
+        ``False`` when an identical row is already stored."""
         self.ensure("models", model)
         self.ensure("datasets", dataset)
+        fidelity = None if fidelity is None else float(fidelity)
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO results (kind, model, dataset, metric, value, provenance, source,"
-            " created_at, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, content_hash, fidelity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (kind, model, dataset, metric, value, json.dumps(provenance, sort_keys=True), self.source,
-             self.now, _result_hash(kind, model, dataset, metric, value, provenance)),
+             self.now, _result_hash(kind, model, dataset, metric, value, provenance, fidelity), fidelity),
         )
         return bool(cur.rowcount)
 
@@ -154,6 +168,30 @@ class _Writer:
 def _enable_wal(conn: sqlite3.Connection) -> None:
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write ``path``: the file, and its folder (for the WAL and lock files)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _connect_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A read-only connection that never writes to ``path`` or its folder.
+
+    ``mode=ro`` reads a rollback-journal file, and a WAL file whose ``-shm`` SQLite may create; in
+    a folder we cannot write, only ``immutable=1`` (no locking: fine for a file nobody can write).
+    """
+    uri = path.resolve().as_uri()
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=timeout, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError:
+            conn.close()
+            if "immutable" in flags:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _retry_while_locked(step, timeout: float):
@@ -231,37 +269,101 @@ class KnowledgeBase(ProfileStore, GridStore):
                 raise KnowledgeBaseError(
                     f"No knowledge base at {where}: create one with 'mnc kb import FILE --kind results --kb {where}'."
                 )
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_parent()
+        elif self.path != _MEMORY and self.path.is_dir():
+            raise KnowledgeBaseError(f"Knowledge base {where} is a directory: give the path of a file (--kb).")
+        read_only = self.path != _MEMORY and self.path.exists() and not _writable(self.path)
         conn = None
         try:
-            conn = sqlite3.connect(where, timeout=self.timeout, isolation_level=None)
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            if read_only:
+                conn = _connect_read_only(self.path, self.timeout)
+            else:
+                conn = sqlite3.connect(where, timeout=self.timeout, isolation_level=None)
+                conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
-            if self.path != _MEMORY:
+            # Refuse a file that is not a knowledge base (or is one of a newer release) before
+            # anything writes to it: switching to WAL would already change a foreign file.
+            version = read_version(conn, where)
+            check_not_newer(version, where)
+            if read_only:
+                if version != latest_version():
+                    raise KnowledgeBaseError(
+                        f"Knowledge base {where} is read-only and has schema version {version}, older than "
+                        f"this matchchoose's {latest_version()}: make it writable once so it can be upgraded.")
+            elif self.path != _MEMORY:
                 # Switching to WAL needs a moment of exclusive access and, while other processes
                 # create the same file, SQLite can answer "database is locked" at once without
                 # calling the busy handler: retry until the timeout instead.
                 _retry_while_locked(lambda: _enable_wal(conn), self.timeout)
-            _retry_while_locked(lambda: migrate(conn, where), self.timeout)
+            if not read_only:
+                _retry_while_locked(lambda: migrate(conn, where), self.timeout)
         except BaseException as exc:
             if conn is not None:
                 conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise KnowledgeBaseError(f"Cannot open knowledge base {where}: {exc}.") from exc
             raise
-        self._conn, self._pid = conn, os.getpid()
+        self._conn, self._pid, self._read_only = conn, os.getpid(), read_only
         return conn
+
+    def _make_parent(self) -> None:
+        """Create the missing folders above a new knowledge base file, remembering which."""
+        missing = [parent for parent in self.path.parents if not parent.exists()]
+        blocking = next((parent for parent in self.path.parents if parent.exists() and not parent.is_dir()), None)
+        if blocking is not None:
+            raise KnowledgeBaseError(f"Cannot create knowledge base {self.path}: {blocking} is a file, not a folder; "
+                                     "choose another --kb path.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KnowledgeBaseError(f"Cannot create knowledge base {self.path}: {exc.strerror or exc} "
+                                     f"({exc.filename or self.path.parent}); choose another --kb path.") from None
+        self._created_dirs = sorted(missing, key=lambda p: len(p.parts), reverse=True)
 
     @contextmanager
     def _transaction(self, source: str | None = None):
-        """One write transaction, as a :class:`_Writer`: all of it is stored, or none of it."""
+        """One write transaction, as a :class:`_Writer`: all of it is stored, or none of it.
+
+        When this is the first write to a file that did not exist, a failed transaction removes
+        the file again (and the folders made for it): a refused import leaves no empty knowledge
+        base behind.
+        """
+        new_file = self.path != _MEMORY and self._conn is None and not self.path.exists()
         conn = self._connect(create=True)
+        if getattr(self, "_read_only", False):
+            raise KnowledgeBaseError(f"Knowledge base {self.path} is read-only: make it (and its folder) writable, "
+                                     "or work on a copy, to change it.")
         try:
             with conn:
                 conn.execute("BEGIN IMMEDIATE")
                 yield _Writer(conn, source)
         except sqlite3.Error as exc:
+            if new_file:
+                self._remove_if_empty()
             raise KnowledgeBaseError(f"Knowledge base {self.path}: {exc}.") from exc
+        except BaseException:
+            if new_file:
+                self._remove_if_empty()
+            raise
+
+    def _remove_if_empty(self) -> None:
+        """Delete this (new) file when it holds nothing but the schema: no other process wrote to it."""
+        conn = self._conn
+        try:
+            tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            holds = [t for t in tables if t not in ("meta", "metrics")]
+            if any(conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in holds):
+                return
+        except sqlite3.Error:
+            return
+        self.close()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for folder in getattr(self, "_created_dirs", ()):
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     @contextmanager
     def _snapshot(self):
@@ -384,7 +486,8 @@ class KnowledgeBase(ProfileStore, GridStore):
             ``path``, ``schema_version``, ``models``, ``datasets`` (counts), ``results``,
             ``prescores``, ``distances`` (dicts metric -> row count), ``model_features``,
             ``dataset_features`` (number of distinct features), ``profiles`` (probe -> datasets
-            profiled), ``grid_cells`` (state -> count).
+            profiled), ``grid_cells`` (state -> count), ``fidelities`` (metric -> sorted distinct
+            fidelities of its results, for metrics with any).
         """
         with self._snapshot() as conn:
             count = lambda sql, *args: conn.execute(sql, args).fetchone()[0]  # noqa: E731
@@ -402,6 +505,7 @@ class KnowledgeBase(ProfileStore, GridStore):
                 "dataset_features": count("SELECT count(DISTINCT feature) FROM dataset_features"),
                 "profiles": per_metric("SELECT probe, count(*) FROM profiles GROUP BY probe ORDER BY probe"),
                 "grid_cells": per_metric("SELECT state, count(*) FROM grid_cells GROUP BY state ORDER BY state"),
+                "fidelities": _fidelities(conn),
             }
 
     # --------------------------------------------------------- model configs
@@ -460,7 +564,7 @@ class KnowledgeBase(ProfileStore, GridStore):
     # --------------------------------------------------------------- records
     def records(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
                 prescore_metric: str | None = None, models=None, datasets=None,
-                profile_probe: str | None = None) -> ZooRecords:
+                profile_probe: str | None = None, fidelity: float | None = None) -> ZooRecords:
         """The tidy tables of one metric, for the selection engine.
 
         Parameters
@@ -484,6 +588,12 @@ class KnowledgeBase(ProfileStore, GridStore):
             Probe key whose profiles' mean embeddings join the dataset features (paper 4.2), one
             column ``<probe>.<i>`` per dimension, NaN for datasets without such a profile. Profiled
             datasets count as having features.
+        fidelity : float, optional
+            Which results of a learning curve: ``None`` (default) the target, i.e. per (model,
+            dataset) the rows at its largest fidelity (rows without a fidelity are the target of a
+            pair that has no numeric one); a number: the rows at exactly that fidelity (pairs
+            without one are absent). Repeated rows at the chosen fidelity are combined by
+            ``aggregate``. Prescores (zero-shot, compute 0) are always their pairs' target rows.
 
         Returns
         -------
@@ -497,9 +607,11 @@ class KnowledgeBase(ProfileStore, GridStore):
         KnowledgeBaseError
             Unknown metric (the message lists those available), unknown model or dataset, or
             several distance/prescore metrics and none chosen (among several prescore metrics,
-            that of ``metric`` itself is chosen when stored).
+            that of ``metric`` itself is chosen when stored), or no result at ``fidelity`` (the
+            message lists the fidelities stored).
         """
         check_in("aggregate", aggregate, ("best", "mean"), owner="KnowledgeBase.records")
+        fidelity = _check_fidelity(fidelity, "KnowledgeBase.records")
         with self._snapshot() as conn:
             quality = self._scored_metric(conn, "result", metric)
             distance = self._choose(conn, "distance", distance_metric)
@@ -509,7 +621,9 @@ class KnowledgeBase(ProfileStore, GridStore):
             models = self._check_names(conn, "models", models)
             datasets = self._check_names(conn, "datasets", datasets)
             results = self._scores(conn, "result", quality.name, models, datasets)
+            results = self._at_fidelity(results, fidelity, quality.name)
             prescores = None if prescore is None else self._scores(conn, "prescore", prescore.name, models, datasets)
+            prescores = None if prescores is None else self._at_fidelity(prescores, None, prescore.name)
             pairs = None
             if distance is not None:
                 pairs = conn.execute(
@@ -543,7 +657,7 @@ class KnowledgeBase(ProfileStore, GridStore):
 
     def content_hash(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
                      prescore_metric: str | None = None, models=None, datasets=None,
-                     profile_probe: str | None = None) -> str:
+                     profile_probe: str | None = None, fidelity: float | None = None) -> str:
         """SHA-256 (hex) of everything :meth:`records` returns for these arguments.
 
         It does not depend on import order, file names or timestamps: use it to key caches of
@@ -551,8 +665,72 @@ class KnowledgeBase(ProfileStore, GridStore):
         """
         records = self.records(metric, aggregate=aggregate, distance_metric=distance_metric,
                                prescore_metric=prescore_metric, models=models, datasets=datasets,
-                               profile_probe=profile_probe)
+                               profile_probe=profile_probe, fidelity=fidelity)
         return _fingerprint(records)
+
+    def curves(self, metric: str, *, aggregate: str = "mean", models=None, datasets=None,
+               prescores: bool = False, per_row: bool = False) -> pd.DataFrame:
+        """The learning curves of ``metric``: its results at every fidelity, as a tidy table.
+
+        Parameters
+        ----------
+        metric : str
+            Quality metric of the results.
+        aggregate : {"mean", "best"}, default="mean"
+            How repeated rows at one (model, dataset, fidelity) (e.g. several sampling seeds)
+            become one value: their mean, or the best in the metric's direction.
+        models, datasets : list of str, optional
+            Restrict to these (each must be stored).
+        prescores : bool, default=False
+            Also include the prescores of ``metric`` (the pretrained model's score, compute 0) as
+            rows at fidelity 0.
+        per_row : bool, default=False
+            Return every stored row instead of one per (model, dataset, fidelity).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Sorted by model, dataset, fidelity (NaN, i.e. unknown, last). Default: columns
+            ``model, dataset, fidelity, value, n_repeats``; with ``per_row``: ``model, dataset,
+            fidelity, value, kind ('result' | 'prescore'), provenance (dict), source``.
+
+        Examples
+        --------
+        >>> from matchchoose.kb import import_frame
+        >>> kb = KnowledgeBase(":memory:")
+        >>> runs = pd.DataFrame({"model": "a", "dataset": "x", "metric": "accuracy",
+        ...                      "value": [0.5, 0.7, 0.9], "fidelity": [100, 200, 200], "seed": [0, 0, 1]})
+        >>> _ = import_frame(kb, runs, "results")
+        >>> kb.curves("accuracy")[["fidelity", "value", "n_repeats"]].values.tolist()
+        [[100.0, 0.5, 1.0], [200.0, 0.8, 2.0]]
+        """
+        check_in("aggregate", aggregate, ("best", "mean"), owner="KnowledgeBase.curves")
+        check_in("per_row", per_row, (True, False), owner="KnowledgeBase.curves")
+        with self._snapshot() as conn:
+            quality = self._scored_metric(conn, "result", metric)
+            models = self._check_names(conn, "models", models)
+            datasets = self._check_names(conn, "datasets", datasets)
+            kinds = ("result", "prescore") if prescores else ("result",)
+            rows = conn.execute(
+                "SELECT model, dataset, CASE kind WHEN 'prescore' THEN 0.0 ELSE fidelity END, value, kind,"
+                f" provenance, source FROM results WHERE metric = ? AND kind IN ({', '.join('?' * len(kinds))})"
+                " ORDER BY id", (quality.name, *kinds)).fetchall()
+        frame = pd.DataFrame(rows, columns=["model", "dataset", "fidelity", "value", "kind", "provenance", "source"])
+        frame = frame.astype({"model": object, "dataset": object, "fidelity": float, "value": float})
+        if models is not None:
+            frame = frame[frame["model"].isin(models)]
+        if datasets is not None:
+            frame = frame[frame["dataset"].isin(datasets)]
+        # Sorted by value too, so a mean does not depend on import order.
+        frame = frame.sort_values(["model", "dataset", "fidelity", "value"], kind="mergesort", na_position="last")
+        if per_row:
+            frame = frame.assign(provenance=[json.loads(p) for p in frame["provenance"]])
+            return frame.reset_index(drop=True)
+        how = "mean" if aggregate == "mean" else ("max" if quality.higher_is_better else "min")
+        grouped = frame.groupby(["model", "dataset", "fidelity"], sort=True, dropna=False)["value"]
+        curves = grouped.agg([how, "count"]).reset_index().rename(columns={how: "value", "count": "n_repeats"})
+        curves = curves.sort_values(["model", "dataset", "fidelity"], kind="mergesort", na_position="last")
+        return curves.astype({"n_repeats": int}).reset_index(drop=True)
 
     # --------------------------------------------------------------- helpers
     def _scored_metric(self, conn, kind: str, name: str) -> Metric:
@@ -600,13 +778,53 @@ class KnowledgeBase(ProfileStore, GridStore):
     @staticmethod
     def _scores(conn, kind: str, metric: str, models, datasets) -> pd.DataFrame:
         frame = pd.DataFrame(conn.execute(
-            "SELECT model, dataset, value FROM results WHERE kind = ? AND metric = ?", (kind, metric)
-        ).fetchall(), columns=["model", "dataset", "value"])
+            "SELECT model, dataset, value, fidelity FROM results WHERE kind = ? AND metric = ?", (kind, metric)
+        ).fetchall(), columns=["model", "dataset", "value", "fidelity"])
         if models is not None:
             frame = frame[frame["model"].isin(models)]
         if datasets is not None:
             frame = frame[frame["dataset"].isin(datasets)]
-        return frame.astype({"model": object, "dataset": object, "value": float})
+        return frame.astype({"model": object, "dataset": object, "value": float, "fidelity": float})
+
+    def _at_fidelity(self, scores: pd.DataFrame, fidelity: float | None, metric: str) -> pd.DataFrame:
+        """``scores`` at ``fidelity``, or (``None``) per (model, dataset) at its largest one."""
+        if fidelity is not None:
+            chosen = scores[scores["fidelity"] == fidelity]
+            if chosen.empty and not scores.empty:
+                stored = sorted(set(scores["fidelity"].dropna()))
+                listing = ", ".join(f"{f:g}" for f in stored) or "none (every row is at the target)"
+                raise KnowledgeBaseError(f"No results for metric {metric!r} at fidelity {fidelity:g} in {self.path}; "
+                                         f"fidelities stored: {listing}.")
+        else:
+            # A pair's rows without a fidelity are its target only when it has no numeric one.
+            top = scores.groupby(["model", "dataset"])["fidelity"].transform("max")
+            chosen = scores[(scores["fidelity"] == top) | top.isna()]
+        return chosen.drop(columns="fidelity")
+
+
+def _check_fidelity(fidelity, owner: str) -> float | None:
+    """``fidelity`` as a finite float >= 0, or ``None``; raises naming the parameter."""
+    if fidelity is None:
+        return None
+    try:
+        value = float(fidelity)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(fidelity, bool) or not np.isfinite(value) or value < 0:
+        raise KnowledgeBaseError(f"The 'fidelity' parameter of {owner} must be a finite number >= 0 or None. "
+                                 f"Got {fidelity!r} instead.")
+    return value
+
+
+def _fidelities(conn) -> dict:
+    """metric -> sorted distinct fidelities of its results, for metrics that have any."""
+    found: dict = {}
+    for metric, fidelity in conn.execute(
+        "SELECT DISTINCT metric, fidelity FROM results WHERE kind = 'result' AND fidelity IS NOT NULL"
+        " ORDER BY metric, fidelity"
+    ):
+        found.setdefault(metric, []).append(float(fidelity))
+    return found
 
 
 def _aggregate(scores: pd.DataFrame, how: str) -> pd.DataFrame:

@@ -151,9 +151,13 @@ def score_images(generated, reference, *, probe: str | Probe = "clip", probe_opt
 
 
 def record_score(kb, score: Score, *, model: str, dataset: str, prescore: bool = False,
-                 protocol: dict | None = None) -> bool:
+                 protocol: dict | None = None, fidelity: float | None = None) -> bool:
     """Store ``score`` as a result (or, ``prescore=True``, a prescore: the model before fine-tuning)
-    of ``model`` on ``dataset``, with its protocol as provenance; ``False`` if already stored."""
+    of ``model`` on ``dataset``, with its protocol as provenance; ``False`` if already stored.
+
+    ``fidelity`` is the compute at which it was measured (training steps, larger = more compute),
+    a finite number >= 0 stored in the results' ``fidelity`` column; ``None`` (default) = unknown,
+    read as the target. The same score at two fidelities is two rows (a learning curve)."""
     import pandas as pd
 
     from ..kb import import_frame
@@ -162,6 +166,8 @@ def record_score(kb, score: Score, *, model: str, dataset: str, prescore: bool =
     for key, value in (protocol or {}).items():
         provenance[str(key)] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     row = {"model": model, "dataset": dataset, "metric": score.metric, "value": score.value, **provenance}
+    if fidelity is not None:
+        row["fidelity"] = fidelity
     from .._errors import KnowledgeBaseError
 
     try:
