@@ -226,7 +226,7 @@ def test_file_level_errors(kb, tmp_path):
     with pytest.raises(InputError, match=r"r\.xlsx: unsupported file type"):
         import_table(kb, tmp_path / "r.xlsx", "results")
     (tmp_path / "bad.csv").write_bytes(b"model,dataset\n\xff\xfe,x\n")
-    with pytest.raises(InputError, match=r"bad\.csv: cannot be read as UTF-8"):
+    with pytest.raises(InputError, match=r"bad\.csv, line 2: byte 0xff is not UTF-8"):
         import_table(kb, tmp_path / "bad.csv", "results")
 
 

@@ -43,7 +43,7 @@ import pandas as pd
 
 from .._errors import InputError, KnowledgeBaseError
 from .._validation import check_in
-from ._metrics import check_metric_name, undeclared_metric_hint
+from ._metrics import check_metric_name, check_name, is_nonnegative_metric, undeclared_metric_hint
 from ._store import KnowledgeBase, _feature_frame
 
 __all__ = ["KINDS", "ImportSummary", "export_frame", "export_table", "import_frame", "import_table"]
@@ -128,12 +128,25 @@ def _clean(text: str):
     return None if text.lower() in _MISSING else text
 
 
+def _first_bad_utf8(path: Path) -> tuple[int, str]:
+    """Line number and offending byte of the first non-UTF-8 line of ``path``."""
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        for lineno, line in enumerate(handle, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return lineno, f"0x{line[exc.start]:02x}"
+    return 1, "?"
+
+
 def _read_csv(path: Path, name: str) -> _Table:
     opener = gzip.open if path.name.endswith(".gz") else open
     rows, numbers = [], []
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
+            # strict: a quote left open is an error at its line, not a cell-count error further on
+            reader = csv.reader(handle, strict=True)
             header = next(reader, None)
             if header is None:
                 _fail(f"{name}, line 1", "empty file: expected a header line")
@@ -144,6 +157,9 @@ def _read_csv(path: Path, name: str) -> _Table:
                 except StopIteration:
                     break
                 except csv.Error as exc:
+                    if "unexpected end of data" in str(exc) or reader.line_num > start:
+                        _fail(f"{name}, line {start}", 'a quote (") opens a cell that is never closed: close it, '
+                              'or double a quote meant inside a quoted cell ("")')
                     _fail(f"{name}, line {start}", f"malformed CSV ({exc})")
                 if not any(cell.strip() for cell in cells):
                     continue
@@ -151,8 +167,11 @@ def _read_csv(path: Path, name: str) -> _Table:
                     _fail(f"{name}, line {start}", f"{len(cells)} cells where the header has {len(header)}")
                 rows.append([_clean(cell) for cell in cells])
                 numbers.append(start)
-    except (UnicodeDecodeError, OSError, EOFError) as exc:
-        _fail(name, f"cannot be read as UTF-8 CSV ({exc})")
+    except UnicodeDecodeError:
+        lineno, byte = _first_bad_utf8(path)
+        _fail(f"{name}, line {lineno}", f"byte {byte} is not UTF-8: save the file as UTF-8")
+    except (OSError, EOFError) as exc:
+        _fail(name, f"cannot be read as CSV ({exc})")
     return _Table(name, [cell.strip() for cell in header], rows, numbers)
 
 
@@ -213,7 +232,11 @@ def _name(table: _Table, i: int, column: str) -> str:
     value = table.cell(i, column)
     if value is None:
         _fail(table.at(i, column), "empty name")
-    return _as_text(value)
+    name = _as_text(value)
+    bad = check_name(name)
+    if bad:
+        _fail(table.at(i, column), bad)
+    return name
 
 
 def _value(table: _Table, i: int, column: str = "value") -> float:
@@ -275,8 +298,12 @@ def _import_scores(kb, table, kind, source, higher_is_better, counts):
             if writer.metric(metric) is None:
                 _fail(table.at(i, "metric"), undeclared_metric_hint(metric))
             provenance = {c: _as_text(row[table.position[c]]) for c in extra if row[table.position[c]] is not None}
+            value = _value(table, i)
+            if value < 0 and is_nonnegative_metric(metric):
+                _fail(table.at(i, "value"), f"{value!r} is negative, but {metric!r} is a distance (a Fréchet "
+                      "distance is never below 0): check the column, or import the values under another metric")
             stored = writer.add_score(kind[:-1], _name(table, i, "model"), _name(table, i, "dataset"), metric,
-                                      _value(table, i), provenance, _fidelity(table, i))
+                                      value, provenance, _fidelity(table, i))
             counts["inserted" if stored else "skipped"] += 1
         counts.update(new_models=writer.new_models, new_datasets=writer.new_datasets)
 
@@ -295,6 +322,11 @@ def _import_features(kb, table, kind, source, counts):
         cells = [row[table.position[feature]] for row in table.rows]
         numbers = [None if cell is None else _as_number(cell) for cell in cells]
         numeric = all(n is not None for n, cell in zip(numbers, cells, strict=True) if cell is not None)
+        if numeric:
+            for i, number in enumerate(numbers):
+                if number is not None and not math.isfinite(number):
+                    _fail(table.at(i, feature), f"{cells[i]!r} is not a finite number: leave the cell empty "
+                          "if the value is unknown")
         columns[feature] = numbers if numeric else [None if c is None else _as_text(c) for c in cells]
     with kb._transaction(source) as writer:
         for i, name in enumerate(names):
@@ -343,6 +375,12 @@ def _distance_entries(table: _Table, metric: str | None) -> list:
                     entries.append((a, b, metric, _value(table, i, b), i, label_column, b, b))
     first = {}
     for a, b, name, value, i, _, _, column in entries:
+        if value < 0:
+            _fail(table.at(i, column), f"distance {value!r} is negative: distances are at least 0 (clip a "
+                  "slightly negative unbiased KID/MMD estimate to 0)")
+        if a == b and value != 0:
+            _fail(table.at(i, column), f"the distance of {a!r} to itself is {value!r}: it must be 0 (or the "
+                  "cell empty); a non-zero diagonal means the rows or columns are misaligned")
         key = (min(a, b), max(a, b), name)
         if key in first and first[key][0] != value:
             value_0, i_0, column_0 = first[key]
