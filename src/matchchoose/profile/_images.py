@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,8 +133,13 @@ def _read_jsonl_captions(path: Path, root: Path, column: str) -> dict[str, str]:
     """Map image path (relative to ``root``, POSIX) to caption from one JSONL file."""
     out: dict[str, str] = {}
     base = path.parent
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}:{lineno}: byte 0x{raw[exc.start]:02x} is not UTF-8: save the file as "
+                                 "UTF-8.") from None
             if not line.strip():
                 continue
             try:
@@ -222,7 +228,7 @@ class ImageFolder:
                 f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))}, recursively)."
             )
         captions = self._read_captions(files)
-        self.report = LoadReport(n_found=len(files))
+        self.report = LoadReport(n_found=len(files), skipped=list(self._unlisted))
         self.items: list[tuple[str, str | None]] = []
         for rel in files:
             img, reason = _open_checked(self.root / rel, self._max_pixels, decode=verify == "full")
@@ -234,7 +240,9 @@ class ImageFolder:
                 self.report.skipped.append(SkippedImage(rel, reason))
         self.report.n_ok = len(self.items)
         if not self.items:
-            raise InputError(f"Image folder {str(path)!r}: none of its {len(files)} images is readable.\n{self.report}")
+            first = self.report.skipped[0]
+            raise InputError(f"Image folder {str(path)!r}: none of its {len(files)} images is readable (first: "
+                             f"{first.path}: {first.reason}); check the files or point to another folder.")
 
     @classmethod
     def _from_items(cls, parent: "ImageFolder", items) -> "ImageFolder":
@@ -246,13 +254,31 @@ class ImageFolder:
 
     # -------------------------------------------------------------------------- listing
     def _list_images(self) -> list[str]:
+        """Image files under the folder; a subfolder that cannot be listed is listed in
+        :attr:`report` as skipped (``"sub/"``, with the reason) instead of vanishing silently."""
         out = []
-        for p in self.root.rglob("*"):
-            rel = p.relative_to(self.root)
-            if any(part.startswith(".") for part in rel.parts):
+        self._unlisted: list[SkippedImage] = []
+
+        def unlisted(exc: OSError) -> None:
+            if Path(exc.filename) == self.root:
+                raise exc
+            rel = Path(exc.filename).relative_to(self.root).as_posix()
+            self._unlisted.append(SkippedImage(rel + "/", f"folder cannot be listed: {exc.strerror or exc}"))
+
+        visited = set()
+        for folder, subfolders, names in os.walk(self.root, onerror=unlisted, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in visited:  # a symlink cycle
+                subfolders[:] = []
                 continue
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-                out.append(rel.as_posix())
+            visited.add(real)
+            subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+            base = Path(folder)
+            for name in names:
+                p = base / name
+                if name.startswith(".") or p.suffix.lower() not in IMAGE_EXTENSIONS or not p.is_file():
+                    continue
+                out.append(p.relative_to(self.root).as_posix())
         return sorted(out)
 
     def _read_captions(self, files: list[str]) -> dict[str, str]:
@@ -261,7 +287,13 @@ class ImageFolder:
         for rel in files:
             txt = (self.root / rel).with_suffix(".txt")
             if txt.is_file():
-                captions[rel] = txt.read_text(encoding="utf-8").strip()
+                data = txt.read_bytes()
+                try:
+                    captions[rel] = data.decode("utf-8").strip()
+                except UnicodeDecodeError as exc:
+                    line = data[:exc.start].count(b"\n") + 1
+                    raise InputError(f"Caption {str(txt)!r}, line {line}: byte 0x{data[exc.start]:02x} is not "
+                                     "UTF-8: save it as UTF-8.") from None
         for name in reversed(CAPTION_FILES):
             for jsonl in sorted(self.root.rglob(name)):
                 if any(part.startswith(".") for part in jsonl.relative_to(self.root).parts):
