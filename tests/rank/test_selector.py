@@ -134,7 +134,7 @@ def test_features_only_without_features_is_an_error(fresh_embedding_memory):
 
 def test_no_results_is_an_error():
     empty = toy_records().without_results([f"d{i}" for i in range(5)])
-    with pytest.raises(InputError, match="MatchChoose.fit needs recorded results"):
+    with pytest.raises(InputError, match=r"MatchChoose.fit got no 'accuracy' results to learn from"):
         selector().fit(empty)
 
 

@@ -132,6 +132,21 @@ def _pick_metric(kb, metric: str | None) -> str:
     return metric
 
 
+def _check_linkable(kb, metric: str, probe: str) -> None:
+    """Refuse, before profiling a folder, a knowledge base where no dataset has both ``metric``
+    results and a ``probe`` profile: the new dataset could not be linked to any result."""
+    with kb._snapshot() as conn:
+        with_results = {row[0] for row in conn.execute(
+            "SELECT DISTINCT dataset FROM results WHERE kind = 'result' AND metric = ?", (metric,))}
+    profiles = kb.profiles()
+    profiled = {d for d, p in zip(profiles["dataset"], profiles["probe"]) if p.split("@")[0] == probe}
+    if not with_results & profiled:
+        raise KnowledgeBaseError(
+            f"No dataset with {metric!r} results in {kb.path} has a {probe!r} profile, so nothing would link the "
+            f"folder to the recorded results: profile the datasets that have results with "
+            f"'mnc profile DIR --name NAME --probe {probe}' (nothing was profiled or stored).")
+
+
 def _predictor_cache_path(cache, key: str) -> Path | None:
     if cache is False or cache is None:
         return None
@@ -210,6 +225,13 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     Returns
     -------
     Choice
+
+    Notes
+    -----
+    Requests that cannot succeed (no results, no profiles of the probe, no dataset with both) are
+    refused before the folder is profiled. A profile made before a later failure is kept, with its
+    distances: it describes the images, not the ranking, so the next run reuses it instead of
+    profiling again (remove it with :meth:`KnowledgeBase.remove_datasets`).
     """
     from ..profile import profile_dataset
 
@@ -223,6 +245,7 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     probe_name = resolve_probe(kb, probe)
     reused = True
     if path is not None:
+        _check_linkable(kb, metric_name, probe_name)
         result = profile_dataset(kb, path, name=name, probe=probe_name, probe_options=probe_options,
                                  batch_size=batch_size, progress=progress)
         target, probe_key, reused = result.dataset, result.profile.probe, result.reused

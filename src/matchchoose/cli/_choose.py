@@ -122,7 +122,9 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
 
     Profiles the folder (or reuses its profile), links it to the knowledge base's datasets by
     Fréchet distance and ranks every model with Match & Choose, trained on the recorded results
-    (the fitted predictor is cached until the knowledge base changes).
+    (the fitted predictor is cached until the knowledge base changes). A request that cannot
+    succeed is refused before profiling; a profile made before a later failure is kept, and the
+    next run reuses it.
 
     Example: mnc choose ./my_images --top 3 --json choice.json
     """

@@ -167,16 +167,24 @@ def iter_folds(records: ZooRecords, datasets=None):
     if not isinstance(records, ZooRecords):
         raise InputError(f"iter_folds expects ZooRecords. Got {type(records).__name__}.")
     evaluated = records.evaluated_datasets
+    if len(evaluated) < 2:
+        have = f"only {evaluated[0]!r}" if evaluated else "none"
+        raise InputError(
+            f"Leave-one-dataset-out needs {records.metric.name!r} results on at least 2 datasets (one to hold out, "
+            f"one to learn from); they cover {have}: record results on more datasets, or use another --metric."
+        )
     chosen = _as_names("datasets", datasets)
     if chosen is None:
         chosen = evaluated
     unknown = sorted(set(chosen) - set(records.datasets))
     if unknown:
-        raise InputError(f"The 'datasets' parameter of iter_folds names unknown dataset(s) {unknown}.")
+        raise InputError(f"--datasets (datasets) names unknown dataset(s) {unknown}; datasets with results: "
+                         f"{', '.join(map(str, evaluated))}.")
     empty = sorted(set(chosen) - set(evaluated))
     if empty:
         raise InputError(
-            f"The 'datasets' parameter of iter_folds names dataset(s) {empty} with no results to hold out."
+            f"--datasets (datasets) names dataset(s) {empty} with no results to hold out (metric "
+            f"{records.metric.name!r}); datasets with results: {', '.join(map(str, evaluated))}."
         )
     for dataset in sorted(chosen):
         yield Fold(dataset=dataset, train=records.without_results(dataset), truth=records.truth(dataset))

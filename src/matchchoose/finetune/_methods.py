@@ -1,4 +1,4 @@
-"""Parameter-efficient methods: LoRA (peft) and bottleneck adapters after cross-attention.
+"""Fine-tuning methods: LoRA (peft), bottleneck adapters after cross-attention, and full fine-tuning.
 
 Both freeze the base model and add a few trainable parameters to the denoiser, initialised so that
 step 0 is the base model (LoRA's up-projection ``B`` and the adapters' up-projection are zero).
@@ -10,6 +10,7 @@ step 0 is the base model (LoRA's up-projection ``B`` and the adapters' up-projec
   (arXiv 2303.18181 finds this input position best), attached as a submodule ``mnc_adapter`` of the
   attention module and applied by a forward hook, so the denoiser's code is untouched. For joint
   attention (SD3, Flux) it applies to the image stream (the first output).
+* ``full``: every weight of the denoiser trains; text encoders and VAE stay frozen.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from torch import nn
 
 from .._errors import InputError
 
-__all__ = ["BottleneckAdapter", "Method", "LoraMethod", "AdapterMethod", "make_method", "ADAPTER_NAME"]
+__all__ = ["BottleneckAdapter", "Method", "LoraMethod", "AdapterMethod", "FullMethod", "make_method", "ADAPTER_NAME"]
 
 #: peft adapter name used for training and loading.
 ADAPTER_NAME = "default"
@@ -185,6 +186,43 @@ class AdapterMethod(Method):
         return {"method": "adapter", "adapter_dim": self.hidden, "modules": self.modules}
 
 
+class FullMethod(Method):
+    """Full fine-tuning: every weight of the denoiser trains (text encoders and VAE stay frozen).
+
+    Saved as the denoiser's whole ``named_parameters`` state (safetensors keys = parameter names);
+    loading replaces the denoiser's weights.
+    """
+
+    name = "full"
+
+    def __init__(self, denoiser):
+        super().__init__(denoiser)
+        denoiser.requires_grad_(True)
+
+    def trainable(self):
+        return dict(self.denoiser.named_parameters())
+
+    def state_dict(self):
+        return {n: p.detach().to("cpu").contiguous() for n, p in self.denoiser.named_parameters()}
+
+    def load_state_dict(self, state, *, source="adapter"):
+        params = dict(self.denoiser.named_parameters())
+        missing, unexpected = sorted(set(params) - set(state)), sorted(set(state) - set(params))
+        if missing or unexpected:
+            what = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+            raise InputError(f"{source}: fully fine-tuned weights do not fit this {type(self.denoiser).__name__} "
+                             f"({what}; {len(missing)} missing, {len(unexpected)} unexpected).")
+        with torch.no_grad():
+            for name, p in params.items():
+                if tuple(state[name].shape) != tuple(p.shape):
+                    raise InputError(f"{source}: weight {name!r} has shape {tuple(state[name].shape)}, the model "
+                                     f"expects {tuple(p.shape)}.")
+                p.copy_(state[name].to(p.dtype))
+
+    def config(self):
+        return {"method": "full"}
+
+
 def make_method(family, recipe_or_config: dict) -> Method:
     """Attach the method a recipe (or a saved ``adapter_config.json``) describes to the family's denoiser.
 
@@ -207,7 +245,9 @@ def make_method(family, recipe_or_config: dict) -> Method:
                 raise InputError(f"adapter modules {sorted(wanted - {n for n, _ in modules})[:3]} are not "
                                  f"cross-attention blocks of this {type(denoiser).__name__}.")
         return AdapterMethod(denoiser, modules=modules, hidden=cfg["adapter_dim"])
-    raise InputError(f"Unknown fine-tuning method {cfg['method']!r}; expected 'lora' or 'adapter'.")
+    if cfg["method"] == "full":
+        return FullMethod(denoiser)
+    raise InputError(f"Unknown fine-tuning method {cfg['method']!r}; expected 'lora', 'adapter' or 'full'.")
 
 
 def method_config(recipe, family) -> dict:
@@ -215,4 +255,6 @@ def method_config(recipe, family) -> dict:
     if recipe.method == "lora":
         return {"method": "lora", "rank": recipe.lora_rank, "alpha": recipe.effective_lora_alpha,
                 "dropout": recipe.lora_dropout, "target_modules": list(recipe.lora_targets or family.lora_targets)}
+    if recipe.method == "full":
+        return {"method": "full"}
     return {"method": "adapter", "adapter_dim": recipe.adapter_dim, "modules": None}

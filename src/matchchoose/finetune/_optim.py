@@ -8,10 +8,12 @@ with **no float32 master copy**, and the optimizer step runs **during the backwa
 parameter at a time, from a ``register_post_accumulate_grad_hook``: as soon as a parameter's
 gradient is complete, AdamW updates it and the gradient is freed, so the gradients of the whole
 model never exist at once. The moments are kept in bfloat16 too; the update of one parameter is
-computed in float32 (a temporary the size of that parameter) and written back with **stochastic
-rounding**, so that updates far below bfloat16's resolution (1e-5 on weights of order 1) still
-move the weights in expectation rather than being rounded away. Rounding noise is drawn from a
-generator seeded by (seed, step, parameter), so a run is reproducible and resumable exactly.
+computed in float32 (temporaries the size of that parameter) and added with **compensated (Kahan)
+summation**: a bfloat16 buffer per parameter keeps what rounding the new weight to bfloat16 lost,
+and adds it back at the next step, so updates far below bfloat16's resolution (1e-5 on weights of
+order 1, where bfloat16's spacing is 2**-7) accumulate until they move the weight instead of being
+rounded away. Unlike the stochastic rounding this replaces, it needs no random numbers (no
+generator per parameter and step) and is deterministic, and it takes fewer kernels per step.
 
 Global-norm clipping needs every gradient at once, which fusing avoids; in low-memory mode
 ``max_grad_norm`` clips each parameter's gradient norm instead.
@@ -23,7 +25,7 @@ import math
 
 import torch
 
-__all__ = ["FusedAdamW", "stochastic_round_", "lr_at"]
+__all__ = ["FusedAdamW", "lr_at"]
 
 
 def lr_at(recipe, step: int) -> float:
@@ -31,20 +33,6 @@ def lr_at(recipe, step: int) -> float:
     if recipe.lr_warmup_steps and step < recipe.lr_warmup_steps:
         return recipe.learning_rate * (step + 1) / recipe.lr_warmup_steps
     return recipe.learning_rate
-
-
-def stochastic_round_(target: torch.Tensor, value: torch.Tensor, generator: torch.Generator):
-    """Write float32 ``value`` into bfloat16 ``target``, rounding stochastically (unbiased).
-
-    A random 16-bit integer is added to the float32 bit pattern and the low 16 bits are cut: the
-    result rounds up with probability equal to the discarded fraction.
-    """
-    bits = value.contiguous().view(torch.int32)
-    noise = torch.randint(0, 1 << 16, bits.shape, generator=generator, device=bits.device, dtype=torch.int32)
-    rounded = (bits + noise) & -65536  # 0xFFFF0000 as a signed int32
-    finite = torch.isfinite(value)
-    result = torch.where(finite, rounded.view(torch.float32), value)
-    target.copy_(result.to(target.dtype))
 
 
 class FusedAdamW:
@@ -67,12 +55,17 @@ class FusedAdamW:
     def __init__(self, named_params: dict, recipe):
         self.params = dict(named_params)
         self.recipe = recipe
-        self.state = {name: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
-                      for name, p in self.params.items()}
+        self.state = {}
+        for name, p in self.params.items():
+            state = {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+            if p.dtype in (torch.bfloat16, torch.float16):
+                state["kahan"] = torch.zeros_like(p)
+            self.state[name] = state
         self.steps_done = 0
-        self._index = {id(p): (i, name) for i, (name, p) in enumerate(self.params.items())}
+        self._index = {id(p): name for name, p in self.params.items()}
         self._armed = False
         self._step = 0
+        self.stepped = 0
         self.handles = [p.register_post_accumulate_grad_hook(self._hook) for p in self.params.values()]
 
     def begin_step(self, step: int, *, last: bool):
@@ -80,38 +73,40 @@ class FusedAdamW:
         self._armed = last
         self._step = step
         self.stepped = 0
+        r = self.recipe
+        t = step + 1
+        self._lr = lr_at(r, step)
+        self._bias1 = 1 - r.adam_beta1 ** t
+        self._sqrt_bias2 = math.sqrt(1 - r.adam_beta2 ** t)
 
     @torch.no_grad()
     def _hook(self, p: torch.Tensor):
         if not self._armed or p.grad is None:
             return
-        i, name = self._index[id(p)]
         r = self.recipe
-        t = self._step + 1
-        lr = lr_at(r, self._step)
+        state = self.state[self._index[id(p)]]
         grad = p.grad.float()
         p.grad = None  # the gradient is freed as soon as it is used
         if r.max_grad_norm:
             norm = torch.linalg.vector_norm(grad)
             grad.mul_(torch.clamp(r.max_grad_norm / (norm + 1e-6), max=1.0))
-        state = self.state[name]
-        m = state["exp_avg"].float().mul_(r.adam_beta1).add_(grad, alpha=1 - r.adam_beta1)
-        v = state["exp_avg_sq"].float().mul_(r.adam_beta2).addcmul_(grad, grad, value=1 - r.adam_beta2)
-        del grad
-        gen = torch.Generator(device=p.device)
-        gen.manual_seed((r.seed * 1_000_003 + t * 7919 + i) % (2 ** 63))
-        stochastic_round_(state["exp_avg"], m, gen) if state["exp_avg"].dtype == torch.bfloat16 else \
-            state["exp_avg"].copy_(m)
-        state["exp_avg_sq"].copy_(v.to(state["exp_avg_sq"].dtype))
-        bias1 = 1 - r.adam_beta1 ** t
-        bias2 = 1 - r.adam_beta2 ** t
-        denom = v.sqrt().div_(math.sqrt(bias2)).add_(r.adam_epsilon)  # v may be the state itself (float32)
-        new = p.float()
-        new.mul_(1 - lr * r.weight_decay).addcdiv_(m, denom, value=-lr / bias1)
-        if p.dtype == torch.bfloat16:
-            stochastic_round_(p, new, gen)
+        # copy=True: float32 states must not be overwritten by the in-place update below
+        m = state["exp_avg"].to(torch.float32, copy=True).lerp_(grad, 1 - r.adam_beta1)
+        v = state["exp_avg_sq"].to(torch.float32, copy=True).mul_(r.adam_beta2).addcmul_(grad, grad,
+                                                                                          value=1 - r.adam_beta2)
+        state["exp_avg"].copy_(m)
+        state["exp_avg_sq"].copy_(v)
+        # update = -lr * (m / bias1 / (sqrt(v / bias2) + eps) + wd * p), in the float32 temporaries
+        update = m.div_(v.sqrt_().div_(self._sqrt_bias2).add_(r.adam_epsilon)).mul_(-self._lr / self._bias1)
+        del v, grad
+        kahan = state.get("kahan")
+        if kahan is None:  # float32 weights: plain AdamW
+            p.mul_(1 - self._lr * r.weight_decay).add_(update)
         else:
-            p.copy_(new)
+            old = p.float()
+            update.add_(old, alpha=-self._lr * r.weight_decay).add_(kahan)  # what the weight should move by
+            p.copy_(old + update)  # rounds to bfloat16 (nearest)
+            kahan.copy_(update.sub_(p.float().sub_(old)))  # what the rounding lost, added back next step
         self.stepped += 1
 
     def finish_step(self):

@@ -22,7 +22,7 @@ from .._errors import InputError
 
 __all__ = ["Recipe", "METHODS", "MIXED_PRECISION", "TIMESTEP_SAMPLING"]
 
-METHODS = ("lora", "adapter")
+METHODS = ("lora", "adapter", "full")
 MIXED_PRECISION = ("no", "fp16", "bf16")
 TIMESTEP_SAMPLING = ("uniform", "logit_normal")
 
@@ -33,10 +33,11 @@ class Recipe:
 
     Parameters
     ----------
-    method : {"lora", "adapter"}, default="lora"
+    method : {"lora", "adapter", "full"}, default="lora"
         ``"lora"``: low-rank adapters (peft) on the denoiser's attention projections (paper 5.1).
         ``"adapter"``: bottleneck adapters after the cross-attention blocks (arXiv 2303.18181),
         zero-initialised so that step 0 is the base model.
+        ``"full"``: every weight of the denoiser (text encoders and VAE frozen).
     steps : int, default=10000
         Optimizer steps.
     batch_size : int, default=8
@@ -83,7 +84,7 @@ class Recipe:
         Keep only the newest this many checkpoints; ``None``: keep all.
     low_memory : bool, default=False
         bfloat16 weights with no float32 master copy and the AdamW step fused into back-propagation
-        (arXiv 2309.12381), with stochastic rounding of the updates.
+        (arXiv 2309.12381), with compensated (Kahan) summation of the updates.
 
     Examples
     --------

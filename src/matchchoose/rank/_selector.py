@@ -101,8 +101,8 @@ class MatchChoose:
         check_int("holdout_groups", self.holdout_groups, low=2, owner=owner)
         check_int("random_state", self.random_state, low=0, owner=owner)
         if records.results.empty:
-            raise InputError("MatchChoose.fit needs recorded results: the knowledge base has none for "
-                             f"metric {records.metric.name!r}.")
+            raise InputError(f"MatchChoose.fit got no {records.metric.name!r} results to learn from: record "
+                             "results on other datasets first ('mnc kb import FILE --kind results').")
         self.records_ = records
         self.models_ = list(records.models)
         self.timings_ = {"embedding": 0.0, "training": 0.0}

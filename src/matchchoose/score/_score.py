@@ -126,7 +126,7 @@ def score_images(generated, reference, *, probe: str | Probe = "clip", probe_opt
     for kind in kinds:
         metric_name(kind, "x")  # validates
     if not kinds:
-        raise InputError("score_images needs at least one score kind (fd, kid, cmmd).")
+        raise InputError("--kind (kinds) must name at least one score kind: fd, kid or cmmd.")
     probe = probe if isinstance(probe, Probe) else get_probe(probe, **(probe_options or {}))
     if probe.modality != "image":
         raise InputError(f"Probe {probe.key!r} embeds {probe.modality}, not images: score with an image probe.")
