@@ -191,3 +191,20 @@ def test_failed_import_into_existing_empty_kb_keeps_it(tmp_path):
         import_frame(KnowledgeBase(path), pd.DataFrame({"model": ["a"], "dataset": ["x"], "metric": ["bleu"],
                                                         "value": ["x"]}), "results")
     assert path.exists() and KnowledgeBase(path).metric("bleu").higher_is_better
+
+
+def test_export_under_a_file_is_one_line(stored, tmp_path, mnc):
+    (tmp_path / "plain").write_text("x")
+    code, _, err = mnc("kb", "export", "--kind", "results", "--out", tmp_path / "plain" / "r.csv", "--kb", stored)
+    assert_one_line_error(code, err, "plain is a file, not a folder: choose another output path")
+
+
+def test_cli_turns_any_os_error_into_one_line(tmp_path, mnc, monkeypatch):
+    import matchchoose.cli._kb as kb_cli
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "r.csv"))
+
+    monkeypatch.setattr(kb_cli, "export_table", full_disk)
+    code, _, err = mnc("kb", "export", "--out", tmp_path / "r.csv", "--kb", tmp_path / "missing.sqlite")
+    assert_one_line_error(code, err, "No space left on device", "r.csv")

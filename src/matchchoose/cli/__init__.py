@@ -68,8 +68,11 @@ def main(argv=None):
     except MatchChooseError as exc:
         console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        console_err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    except OSError as exc:
+        # Any file-system refusal (missing file, no permission, a file where a folder should be,
+        # a full disk) is about an input the user named: one line, never a traceback.
+        what = f"{exc.strerror}: {exc.filename!r}" if exc.strerror and exc.filename else str(exc)
+        console_err.print(f"[bold red]error:[/] {what}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console_err.print("Interrupted.")

@@ -526,6 +526,9 @@ def export_table(kb: KnowledgeBase, path, kind: str) -> int:
     name = path.name.lower()
     if not name.endswith((".csv", ".csv.gz", ".parquet", ".pq")):
         _fail(os.fspath(path), "unsupported file type: expected .csv, .csv.gz or .parquet")
+    blocking = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocking is not None:
+        _fail(os.fspath(path), f"{blocking} is a file, not a folder: choose another output path")
     path.parent.mkdir(parents=True, exist_ok=True)
     if name.endswith((".parquet", ".pq")):
         frame.to_parquet(path, index=False)
