@@ -193,7 +193,7 @@ def evaluate_set(records, name: str, datasets: list, seeds: list, quick: bool, n
     t0 = time.perf_counter()
     outs = []
     for seed in seeds:
-        outs.append(run_evaluation(records, methods, datasets=datasets, seeds=[seed], n_jobs=n_jobs))
+        outs.append(run_evaluation(records, methods, datasets=datasets, seeds=[seed], n_jobs=n_jobs).to_dict())
         print(f"  {name}: seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
     wall = time.perf_counter() - t0
     ref = outs[0]["reference_model"]

@@ -129,3 +129,37 @@ def test_evaluate_uses_profile_means_as_dataset_features(color_zoo, mnc, tmp_pat
     assert "direct" not in json.loads((tmp_path / "n.json").read_text())["methods"]
     code, _, err = mnc("evaluate", "--kb", kb, "--metric", "clip_fid", "--profile-probe", "clip")
     assert code == 2 and "--profile-probe 'clip'" in err
+
+
+def test_run_evaluation_to_dict_equals_the_cli_json(toy_kb, tmp_path, mnc):
+    """The library's result and ``mnc evaluate --json`` are the same document (timings aside: wall clock)."""
+    from matchchoose.evaluate import default_methods, run_evaluation
+    from matchchoose.kb import KnowledgeBase
+
+    out = tmp_path / "eval.json"
+    code, _, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--baselines", "overall,nearest,oracle",
+                       "--sparsity", "0,0.3", "--json", out, *FAST)
+    assert code == 0, err
+    cli = json.loads(out.read_text())
+    with KnowledgeBase(toy_kb) as kb:
+        records = kb.records("clip_fid", aggregate="best")
+    methods = default_methods(records, mnc_params={"predictor": "random_forest"},
+                              baselines=["overall", "nearest", "oracle"])
+    result = run_evaluation(records, methods, seeds=[0], sparsity=[0.0, 0.3], aggregate="best")
+    lib = result.to_dict()
+    assert set(lib["timings"]) == set(cli["timings"])
+    lib.pop("timings"), cli.pop("timings")
+    assert lib == cli
+    assert set(cli["sparsity_sweep"]) == {"0", "0.3"} and cli["n_models"] == len(MODELS)
+    # save() writes the document the CLI writes.
+    saved = json.loads(result.save(tmp_path / "lib" / "eval.json").read_text())
+    saved.pop("timings")
+    assert saved == lib
+
+
+def test_evaluate_falls_back_to_the_default_metric(toy_kb, tmp_path, mnc):
+    """Without --metric, the only metric with results is ranked by, as mnc choose does."""
+    out = tmp_path / "eval.json"
+    code, _, err = mnc("evaluate", "--kb", toy_kb, "--baselines", "overall", "--json", out, *FAST)
+    assert code == 0, err
+    assert json.loads(out.read_text())["metric"] == "clip_fid"

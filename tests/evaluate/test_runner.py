@@ -150,7 +150,7 @@ def test_output_layout_is_json_ready(result):
             assert sorted(item["predicted_scores"]) == MODELS
             assert all(isinstance(v, float) and np.isfinite(v) for v in item["predicted_scores"].values())
         assert all(entry[f"{k}_std"] == 0.0 for k in KEYS)  # one seed
-    json.dumps(result, allow_nan=False, sort_keys=True)
+    json.dumps(result.to_dict(), allow_nan=False, sort_keys=True)
     assert result["methods"]["mnc"]["params"]["predictor"] == "random_forest"
     assert {"total", "prediction", "embedding", "training"} <= set(result["timings"]["mnc"])
 

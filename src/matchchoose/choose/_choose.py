@@ -115,7 +115,9 @@ def resolve_probe(kb, probe: str | None) -> str:
                              "pick one with --probe.")
 
 
-def _pick_metric(kb, metric: str | None) -> str:
+def resolve_metric(kb, metric: str | None) -> str:
+    """The result metric to rank by (``mnc choose`` and ``mnc evaluate``): ``metric``, else the only
+    metric with results, else the knowledge base's :attr:`~matchchoose.kb.KnowledgeBase.default_metric`."""
     summary = kb.summary() if kb._exists() else {"results": {}}
     available = sorted(summary["results"])
     if not available:
@@ -241,7 +243,7 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
         raise InputError(f"--top must be a positive integer, got {top!r}.")
     timings = {}
     t0 = time.perf_counter()
-    metric_name = _pick_metric(kb, metric)
+    metric_name = resolve_metric(kb, metric)
     probe_name = resolve_probe(kb, probe)
     reused = True
     if path is not None:

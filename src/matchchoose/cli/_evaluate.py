@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -52,7 +51,9 @@ def _profile_probe(kb, name):
 
 @click.command()
 @kb_option(embedded=True)
-@click.option("--metric", required=True, help="Result metric to rank by (e.g. accuracy, clip_fid).")
+@click.option("--metric", default=None,
+              help="Result metric to rank by (e.g. accuracy, clip_fid); default: the only one with results, else "
+                   "the knowledge base's default metric (as mnc choose).")
 @click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: all with results).")
 @click.option("--predictor", default="catboost", show_default=True, help="M&C rank predictor (see --predictors).")
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(1), help="Seeds 0..N-1: mean and std.")
@@ -91,6 +92,7 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
 
     Example: mnc evaluate --kb kb.sqlite --metric accuracy --seeds 3 --json eval.json
     """
+    from ..choose import resolve_metric
     from ..evaluate import default_methods, run_evaluation
     from ..kb import KnowledgeBase
     from ..rank import PREDICTORS
@@ -98,66 +100,44 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
 
     with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
         probe_key = _profile_probe(kb, profile_probe)
+        metric = resolve_metric(kb, metric)
         records = kb.records(metric, aggregate=aggregate, distance_metric=distance_metric,
                              prescore_metric=prescore_metric, profile_probe=probe_key, fidelity=fidelity)
     if predictor not in PREDICTORS:
         raise InputError(f"Unknown --predictor {predictor!r}: choose one of {sorted(PREDICTORS)}.")
     extra = _split_list(predictors) or []
-    if extra == ["all"]:
-        extra = list(PREDICTORS)
     for name in extra:
-        if name not in PREDICTORS:
+        if name not in PREDICTORS and extra != ["all"]:
             raise InputError(f"Unknown predictor {name!r} in --predictors: choose from {sorted(PREDICTORS)}.")
     mnc_params = {"predictor": predictor}
     if train_embedding:
         mnc_params["train_embedding"] = train_embedding
-    methods = default_methods(records, mnc_params=mnc_params, predictors=extra, ablation=ablation,
-                              baselines=_split_list(baselines))
+    methods = default_methods(records, mnc_params=mnc_params, predictors="all" if extra == ["all"] else extra,
+                              ablation=ablation, baselines=_split_list(baselines))
     levels = _parse_sparsity(sparsity)
-    held_out = _split_list(datasets)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    runs = {}
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console_err, transient=True) as bar:
-        for level in levels:
-            task = bar.add_task(f"sparsity {level:.0%}: folds", total=None)
+        task = bar.add_task("folds" if len(levels) == 1 else f"folds ({len(levels)} sparsity levels)", total=None)
+        result = run_evaluation(records, methods, datasets=_split_list(datasets), seeds=range(seeds),
+                                sparsity=levels, n_jobs=n_jobs, aggregate=aggregate, fidelity=fidelity,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
 
-            def update(done, total, task=task):
-                bar.update(task, completed=done, total=total)
-
-            runs[level] = run_evaluation(records, methods, datasets=held_out, seeds=range(seeds),
-                                         sparsity=level, n_jobs=n_jobs, progress=update)
-
-    first = runs[levels[0]]
-    result = {
-        "metric": records.metric.name,
-        "higher_is_better": records.metric.higher_is_better,
-        "aggregate": aggregate,
-        "fidelity": fidelity,
-        "distance_metric": records.distance_metric,
-        "n_models": len(records.models),
-        "n_datasets": len(first["methods"]["mnc"]["per_dataset"]) if "mnc" in first["methods"] else None,
-        "sparsity": levels[0],
-        **first,
-    }
-    if len(levels) > 1:
-        result["sparsity_sweep"] = {f"{lv:g}": runs[lv]["methods"] for lv in levels}
-    for level in levels:
+    for level in result.levels:
         title = f"Leave-one-dataset-out on {records.metric.name}" + (f", sparsity {level:.0%}" if level else "")
-        print_summary(console, runs[level], title=title, seeds=seeds)
+        print_summary(console, result.runs[level], title=title, seeds=seeds)
     if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=2, sort_keys=True))
+        result.save(json_out)
         console.print(f"wrote {json_out}", highlight=False)
     if csv_out:
-        frames = [summary_frame(runs[lv]).assign(sparsity=lv) for lv in levels]
+        frames = [summary_frame(result.runs[lv]).assign(sparsity=lv) for lv in result.levels]
         import pandas as pd
 
         Path(csv_out).parent.mkdir(parents=True, exist_ok=True)
         pd.concat(frames).to_csv(csv_out, index_label="method")
         console.print(f"wrote {csv_out}", highlight=False)
     if plot_out:
-        save_plot(runs, plot_out, metric=records.metric.name)
+        save_plot(result.runs, plot_out, metric=records.metric.name)
         console.print(f"wrote {plot_out}", highlight=False)

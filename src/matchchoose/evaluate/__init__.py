@@ -1,4 +1,5 @@
-"""Leave-one-dataset-out evaluation (paper 5.2-5.4, 5.7): metrics, splitter, baselines, runner."""
+"""Leave-one-dataset-out evaluation (paper 5.2-5.4, 5.7): metrics, splitter, baselines, selector registry,
+runner and its result."""
 
 from ._baselines import (
     BASELINES,
@@ -19,12 +20,15 @@ from ._metrics import (
     selection_metrics,
     summarize,
 )
+from ._registry import SELECTORS, describe_selectors, make_selector
+from ._result import EvaluationResult
 from ._runner import MethodSpec, default_methods, run_evaluation
 from ._split import Fold, LeaveOneDatasetOut, iter_folds
 
 __all__ = [
     "BASELINES",
     "DirectSelector",
+    "EvaluationResult",
     "Fold",
     "InitialSelector",
     "LeaveOneDatasetOut",
@@ -34,10 +38,13 @@ __all__ = [
     "OracleSelector",
     "OverallSelector",
     "RandomSelector",
+    "SELECTORS",
     "default_methods",
+    "describe_selectors",
     "expected_random_metrics",
     "iter_folds",
     "make_baseline",
+    "make_selector",
     "overall_best_model",
     "pick_model",
     "rel_at_k",

@@ -1,6 +1,7 @@
 """Baseline selectors (paper 5.1) and two references, behind the selector protocol of M&C.
 
-Selector protocol (shared with the M&C selector of ``matchchoose.rank``):
+Selector protocol (:class:`matchchoose._estimator.Selector`, shared with the M&C selector of
+``matchchoose.rank``):
 
 * ``__init__`` only stores its keyword arguments;
 * ``fit(records)`` learns from a training view :class:`~matchchoose.ZooRecords` in which the
@@ -19,10 +20,10 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
 from sklearn.ensemble import RandomForestClassifier
 
 from .._errors import InputError, NotFittedError
+from .._estimator import Selector
 from .._validation import check_in, check_int
 from ..records import ZooRecords
 
@@ -55,7 +56,7 @@ def _check_records(owner, records) -> ZooRecords:
     return records
 
 
-class _Selector(BaseEstimator):
+class _Selector(Selector):
     """Shared ``fit`` bookkeeping and ``predict`` checks."""
 
     def _fit_common(self, records) -> ZooRecords:
@@ -111,8 +112,13 @@ class InitialSelector(_Selector):
     nothing about a model it was not computed for.
     """
 
-    @staticmethod
-    def available(records: ZooRecords, dataset: str) -> bool:
+    @classmethod
+    def applies_to(cls, records: ZooRecords) -> bool:
+        """Whether ``records`` hold any prescore."""
+        return records.prescores is not None and not records.prescores.empty
+
+    @classmethod
+    def available(cls, records: ZooRecords, dataset: str) -> bool:
         """Whether ``records`` holds a prescore of at least one zoo model on ``dataset``."""
         pre = records.prescore_utility(str(dataset))
         return pre is not None and pre.reindex(records.models).notna().any()
@@ -234,6 +240,11 @@ class DirectSelector(_Selector):
         self.random_state = random_state
         self.n_estimators = n_estimators
 
+    @classmethod
+    def applies_to(cls, records: ZooRecords) -> bool:
+        """Whether ``records`` have dataset features."""
+        return records.dataset_features.shape[1] > 0
+
     def fit(self, records):
         n_estimators = check_int("n_estimators", self.n_estimators, low=1, owner="DirectSelector")
         records = self._fit_common(records)
@@ -297,6 +308,11 @@ class NearestSelector(_Selector):
     def __init__(self, k=3, random_state=None):
         self.k = k
         self.random_state = random_state
+
+    @classmethod
+    def applies_to(cls, records: ZooRecords) -> bool:
+        """Whether ``records`` have distances or dataset features to find neighbours with."""
+        return records.distances is not None or records.dataset_features.shape[1] > 0
 
     def fit(self, records):
         check_int("k", self.k, low=1, owner="NearestSelector")

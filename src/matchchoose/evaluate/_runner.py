@@ -17,9 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError
+from .._validation import check_real
 from ..records import ZooRecords
-from ._baselines import BASELINES, InitialSelector, make_baseline
+from ._baselines import BASELINES
 from ._metrics import METRICS, expected_random_metrics, overall_best_model, pick_model, selection_metrics
+from ._registry import make_selector
+from ._result import EvaluationResult
 from ._split import iter_folds
 
 __all__ = ["MethodSpec", "default_methods", "run_evaluation"]
@@ -29,31 +32,31 @@ METRIC_KEYS = tuple(METRICS) + ("coverage",)
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A named way to select: ``kind`` is ``"mnc"`` (a MatchChoose config) or a baseline name."""
+    """A named way to select: ``kind`` names a selector of :data:`~matchchoose.evaluate.SELECTORS`
+    (``"mnc"`` or a baseline), ``params`` its parameters."""
 
     name: str
     kind: str
     params: dict = field(default_factory=dict)
 
     def build(self, seed: int, full_records: ZooRecords):
-        if self.kind == "mnc":
-            from ..rank import MatchChoose
-
-            return MatchChoose(**{**self.params, "random_state": seed})
-        if self.kind == "oracle":
-            return make_baseline("oracle", full_records=full_records)
-        if self.kind in ("direct", "nearest"):
-            return make_baseline(self.kind, **{**self.params, "random_state": seed})
-        return make_baseline(self.kind, **self.params)
+        """A fresh selector: ``seed`` is its ``random_state``, ``full_records`` what an oracle reads."""
+        return make_selector(self.kind, **{**self.params, "random_state": seed, "full_records": full_records})
 
 
 def default_methods(records: ZooRecords, *, mnc_params=None, predictors=(), ablation=False,
                     baselines=None) -> list:
     """M&C (``mnc``), optional variants and every baseline the records allow.
 
-    ``initial`` needs prescores, ``direct`` dataset features, ``nearest`` distances or dataset features.
+    ``predictors`` (names of :data:`~matchchoose.rank.PREDICTORS`, or ``"all"``) add ``mnc[NAME]``;
+    ``ablation`` adds ``mnc[features]`` and ``mnc[graph]``. A baseline is kept when its class
+    :meth:`applies_to` the records: ``initial`` needs prescores, ``direct`` dataset features,
+    ``nearest`` distances or dataset features.
     """
+    from ..rank import PREDICTORS
+
     mnc_params = dict(mnc_params or {})
+    predictors = list(PREDICTORS) if predictors == "all" else list(predictors)
     methods = [MethodSpec("mnc", "mnc", mnc_params)]
     for name in predictors:
         if name != mnc_params.get("predictor", "catboost"):
@@ -61,33 +64,25 @@ def default_methods(records: ZooRecords, *, mnc_params=None, predictors=(), abla
     if ablation:
         methods.append(MethodSpec("mnc[features]", "mnc", {**mnc_params, "inputs": "features"}))
         methods.append(MethodSpec("mnc[graph]", "mnc", {**mnc_params, "inputs": "graph"}))
-    has_dataset_features = records.dataset_features.shape[1] > 0
-    allowed = {
-        "random": True,
-        "initial": records.prescores is not None and not records.prescores.empty,
-        "overall": True,
-        "direct": has_dataset_features,
-        "nearest": records.distances is not None or has_dataset_features,
-        "oracle": True,
-    }
     wanted = list(BASELINES) if baselines is None else list(baselines)
     for name in wanted:
         if name not in BASELINES:
             raise InputError(f"Unknown baseline {name!r}: choose from {sorted(BASELINES)}.")
-        if allowed[name]:
+        if BASELINES[name].applies_to(records):
             methods.append(MethodSpec(name, name))
     return methods
 
 
-def _fold_task(records, dataset, train, truth, methods, seed, reference, ks):
+def _fold_task(records, level, fold, methods, seed, reference, ks):
     """Fit and score every method on one fold; returns {method: (metrics, scores, timings)}."""
     out = {}
     hib = records.metric.higher_is_better
+    dataset, train, truth = fold.dataset, fold.train, fold.truth
     for spec in methods:
         t0 = time.perf_counter()
-        if spec.kind == "initial" and not InitialSelector.available(train, dataset):
-            continue
         selector = spec.build(seed, records)
+        if hasattr(selector, "available") and not selector.available(train, dataset):
+            continue
         if getattr(selector, "expected_value", False):
             metrics = expected_random_metrics(truth, hib, reference, ks=ks)
             metrics["coverage"] = 1.0
@@ -112,7 +107,7 @@ def _fold_task(records, dataset, train, truth, methods, seed, reference, ks):
             timings["prediction"] = time.perf_counter() - t1
         timings["total"] = time.perf_counter() - t0
         out[spec.name] = (metrics, scores, timings)
-    return dataset, seed, out
+    return level, dataset, seed, out
 
 
 def _rel_ks(records: ZooRecords) -> tuple:
@@ -122,7 +117,7 @@ def _rel_ks(records: ZooRecords) -> tuple:
 
 
 def run_evaluation(records: ZooRecords, methods=None, *, datasets=None, seeds=(0,), sparsity=0.0,
-                   n_jobs=1, progress=None) -> dict:
+                   n_jobs=1, progress=None, aggregate=None, fidelity=None) -> EvaluationResult:
     """Leave-one-dataset-out evaluation of ``methods`` on ``records``.
 
     Parameters
@@ -135,52 +130,74 @@ def run_evaluation(records: ZooRecords, methods=None, *, datasets=None, seeds=(0
         Datasets to hold out (default: every dataset with results). The others only train.
     seeds : sequence of int
         One full evaluation per seed.
-    sparsity : float in [0, 1)
-        Fraction of the training results dropped at random (per seed) before the folds.
+    sparsity : float in [0, 1), or a sequence of them
+        Fraction of the training results dropped at random (per seed) before the folds; several
+        levels give a sweep (paper Fig. 6).
     n_jobs : int
         Folds evaluated in parallel processes (results do not depend on it).
     progress : callable, optional
-        Called with the number of finished folds and the total.
+        Called with the number of finished folds and the total (over every level).
+    aggregate : str, optional
+        How the records combined repeated runs (``"best"``, ``"mean"``); recorded in the result.
+    fidelity : float, optional
+        The fidelity the records were read at; recorded in the result.
 
     Returns
     -------
-    dict
-        ``{"methods": {name: {metric: mean, metric_std: std over seeds, "per_dataset": {dataset:
-        {metric: mean over seeds, "predicted_scores": {model: score}}}}}, "reference_model": str,
-        "timings": {...}}``; metrics as in :func:`~matchchoose.evaluate.selection_metrics`.
+    EvaluationResult
+        Reads as the ``mnc evaluate --json`` layout: ``result["methods"][name]`` holds the mean of
+        every metric of :func:`~matchchoose.evaluate.selection_metrics`, its std over seeds
+        (``<metric>_std``) and ``per_dataset`` results with the ``predicted_scores``;
+        ``result.to_dict()`` and ``result.save(path)`` give the JSON.
+
+    Examples
+    --------
+    >>> result = run_evaluation(records, seeds=[0, 1, 2])   # doctest: +SKIP
+    >>> result["methods"]["mnc"]["tau_w"]                    # doctest: +SKIP
+    >>> result.save("eval.json")                             # doctest: +SKIP
     """
     methods = default_methods(records) if methods is None else list(methods)
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise InputError("run_evaluation needs at least one seed.")
-    held_out = [fold.dataset for fold in iter_folds(records, datasets)]
+    levels = sorted({check_real("sparsity", level, low=0.0, high=1.0, high_open=True)
+                     for level in ([sparsity] if np.isscalar(sparsity) else list(sparsity))})
+    if not levels:
+        raise InputError("The 'sparsity' parameter of run_evaluation must name at least one level. Got none.")
+    list(iter_folds(records, datasets))  # check the names before any work
     reference = overall_best_model(records)
     ks = _rel_ks(records)
     tasks = []
-    for seed in seeds:
-        sparse = records.drop_random_results(sparsity, seed) if sparsity > 0 else records
-        for dataset in held_out:
+    for level in levels:
+        for seed in seeds:
+            sparse = records.drop_random_results(level, seed) if level > 0 else records
             # The held-out dataset's results leave training; its truth comes from the full records.
-            train = sparse.without_results(dataset)
-            tasks.append((records, dataset, train, records.truth(dataset), methods, seed, reference, ks))
+            for fold in iter_folds(records, datasets, train_records=sparse):
+                tasks.append((records, level, fold, methods, seed, reference, ks))
+    outputs = _run_tasks(tasks, n_jobs, progress)
+    runs = {level: _collect([o[1:] for o in outputs if o[0] == level], methods, seeds, reference)
+            for level in levels}
+    return EvaluationResult(metric=records.metric, n_models=len(records.models),
+                            distance_metric=records.distance_metric, aggregate=aggregate, runs=runs,
+                            fidelity=fidelity)
+
+
+def _run_tasks(tasks, n_jobs, progress) -> list:
     if progress is not None:
         progress(0, len(tasks))
     if n_jobs == 1:
-        outputs = []
-        for i, task in enumerate(tasks):
-            outputs.append(_fold_task(*task))
-            if progress is not None:
-                progress(i + 1, len(tasks))
+        results = (_fold_task(*task) for task in tasks)
     else:
         from joblib import Parallel, delayed
 
-        outputs = []
         parallel = Parallel(n_jobs=n_jobs, return_as="generator", backend="loky")
-        for i, out in enumerate(parallel(delayed(_fold_task)(*t) for t in tasks)):
-            outputs.append(out)
-            if progress is not None:
-                progress(i + 1, len(tasks))
-    return _collect(outputs, methods, seeds, reference)
+        results = parallel(delayed(_fold_task)(*task) for task in tasks)
+    outputs = []
+    for i, out in enumerate(results):
+        outputs.append(out)
+        if progress is not None:
+            progress(i + 1, len(tasks))
+    return outputs
 
 
 def _collect(outputs, methods, seeds, reference) -> dict:

@@ -6,8 +6,9 @@ views of the same split:
 
 * :class:`LeaveOneDatasetOut`, a scikit-learn splitter over the rows of the long results table
   (``model, dataset, value``), like :class:`sklearn.model_selection.LeaveOneGroupOut`;
-* :func:`iter_folds`, which yields ready-made training :class:`~matchchoose.ZooRecords` and the
-  held-out truth, what selectors consume.
+* :meth:`LeaveOneDatasetOut.folds` (and :func:`iter_folds`, which checks the names first), the same
+  split as ready-made training :class:`~matchchoose.ZooRecords` and the held-out truth, what
+  selectors consume and the evaluation runner iterates over.
 """
 
 from __future__ import annotations
@@ -115,6 +116,37 @@ class LeaveOneDatasetOut:
             test = groups == dataset
             yield np.flatnonzero(~test), np.flatnonzero(test)
 
+    def folds(self, records: ZooRecords, train_records: ZooRecords | None = None):
+        """Yield a :class:`Fold` per held-out dataset of ``records``: the split as training records.
+
+        Parameters
+        ----------
+        records : ZooRecords
+            Full records: the held-out datasets and their truth.
+        train_records : ZooRecords, optional
+            The records training views are cut from (default ``records``), e.g. ``records`` with a
+            fraction of results dropped (paper Fig. 6). Each fold keeps the rows of the split's
+            training indices over ``train_records.results``: every row but the held-out dataset's.
+
+        Examples
+        --------
+        >>> from matchchoose import Metric
+        >>> res = pd.DataFrame({"model": ["a", "b", "a"], "dataset": ["x", "x", "y"], "value": [1.0, 2, 3]})
+        >>> records = ZooRecords(res, Metric("acc", True))
+        >>> [(f.dataset, len(f.train.results), len(f.truth)) for f in LeaveOneDatasetOut().folds(records)]
+        [('x', 1, 2), ('y', 2, 1)]
+        """
+        for name, value in (("records", records), ("train_records", train_records)):
+            if value is not None and not isinstance(value, ZooRecords):
+                raise InputError(f"The '{name}' parameter of LeaveOneDatasetOut.folds must be ZooRecords. "
+                                 f"Got {type(value).__name__} instead.")
+        source = records if train_records is None else train_records
+        groups = self._groups(source, None)
+        for dataset in self._held_out(self._groups(records, None)):
+            train_idx = np.flatnonzero(groups != dataset)
+            train = source.with_results(source.results.iloc[train_idx].reset_index(drop=True))
+            yield Fold(dataset=dataset, train=train, truth=records.truth(dataset))
+
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
         """Number of folds: the number of held-out datasets."""
         if self.datasets is not None and groups is None and X is None:
@@ -142,8 +174,8 @@ class Fold:
     truth: pd.Series
 
 
-def iter_folds(records: ZooRecords, datasets=None):
-    """Yield a :class:`Fold` per held-out dataset, in sorted order.
+def iter_folds(records: ZooRecords, datasets=None, *, train_records: ZooRecords | None = None):
+    """Yield a :class:`Fold` per held-out dataset, in sorted order (:meth:`LeaveOneDatasetOut.folds`).
 
     Parameters
     ----------
@@ -151,6 +183,8 @@ def iter_folds(records: ZooRecords, datasets=None):
         Full records.
     datasets : list of str, optional
         Datasets to hold out; default every evaluated dataset (those with results).
+    train_records : ZooRecords, optional
+        What training views are cut from (default ``records``), e.g. a sparser copy of them.
 
     Raises
     ------
@@ -186,5 +220,4 @@ def iter_folds(records: ZooRecords, datasets=None):
             f"--datasets (datasets) names dataset(s) {empty} with no results to hold out (metric "
             f"{records.metric.name!r}); datasets with results: {', '.join(map(str, evaluated))}."
         )
-    for dataset in sorted(chosen):
-        yield Fold(dataset=dataset, train=records.without_results(dataset), truth=records.truth(dataset))
+    yield from LeaveOneDatasetOut(datasets=chosen).folds(records, train_records)

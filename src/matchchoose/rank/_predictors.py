@@ -17,13 +17,17 @@ percentile, ``sum_k P(class k) * centre_k``; the score is its negative.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 
 from .._errors import InputError, NotFittedError
+from .._estimator import Estimator
 from .._validation import check_int
 
-__all__ = ["PREDICTORS", "make_predictor", "RankClassifier", "ScoreRegressor", "YetiRanker", "rank_percentiles"]
+__all__ = ["PREDICTORS", "RankClassifier", "RankPredictor", "ScoreRegressor", "YetiRanker", "make_predictor",
+           "rank_percentiles"]
 
 
 def rank_percentiles(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -45,21 +49,20 @@ def rank_percentiles(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Base:
+class RankPredictor(Estimator):
+    """Base of the rank predictors: the estimator contract of :class:`~matchchoose._estimator.Estimator`,
+    ``fit(X, y, groups)`` and ``predict(X)``; ``repr`` shows every parameter."""
+
     def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        args = ", ".join(f"{k}={getattr(self, k)!r}" for k in names)
         return f"{type(self).__name__}({args})"
 
-    def get_params(self):
-        return dict(self.__dict__) if not hasattr(self, "_param_names") else {
-            k: getattr(self, k) for k in self._param_names}
-
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise NotFittedError(self)
+    def _check_fitted(self, attribute="model_"):
+        super()._check_fitted(attribute)
 
 
-class RankClassifier(_Base):
+class RankClassifier(RankPredictor):
     """Multi-class over rank classes; a ranking from the expected rank (the paper's mode).
 
     Parameters
@@ -72,8 +75,6 @@ class RankClassifier(_Base):
     params : dict, optional
         Extra keyword arguments of the underlying estimator.
     """
-
-    _param_names = ("estimator", "n_classes", "random_state", "params")
 
     def __init__(self, estimator="catboost", n_classes=10, random_state=0, params=None):
         self.estimator = estimator
@@ -151,10 +152,8 @@ class RankClassifier(_Base):
         return -(self.predict_proba(X) @ self.centres_)
 
 
-class ScoreRegressor(_Base):
+class ScoreRegressor(RankPredictor):
     """Regression on the per-dataset normalised score (CatBoost RMSE or a random forest)."""
-
-    _param_names = ("estimator", "random_state", "params")
 
     def __init__(self, estimator="catboost", random_state=0, params=None):
         self.estimator = estimator
@@ -188,10 +187,8 @@ class ScoreRegressor(_Base):
         return np.asarray(self.model_.predict(np.asarray(X, dtype=float)), dtype=float)
 
 
-class YetiRanker(_Base):
+class YetiRanker(RankPredictor):
     """CatBoost learning-to-rank (``YetiRank``) with one query per dataset."""
-
-    _param_names = ("random_state", "params")
 
     def __init__(self, random_state=0, params=None):
         self.random_state = random_state

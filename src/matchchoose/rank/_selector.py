@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import InputError, NotFittedError
+from .._estimator import Selector
 from .._validation import check_in, check_int
 from ..graph import EDGE_OPERATORS, MatchingGraph, Node2VecPlus, dataset_node, edge_embedding, model_node
 from ..records import ZooRecords
@@ -21,7 +22,7 @@ INPUTS = ("both", "features", "graph")
 TRAIN_EMBEDDINGS = ("full", "holdout")
 
 
-class MatchChoose:
+class MatchChoose(Selector):
     """Predict how every model of a zoo ranks on a dataset after fine-tuning (paper section 4).
 
     ``fit(records)`` builds the matching graph of ``records`` (every model and dataset; datasets
