@@ -92,21 +92,22 @@ class FusedAdamW:
             grad.mul_(torch.clamp(r.max_grad_norm / (norm + 1e-6), max=1.0))
         # copy=True: float32 states must not be overwritten by the in-place update below
         m = state["exp_avg"].to(torch.float32, copy=True).lerp_(grad, 1 - r.adam_beta1)
-        v = state["exp_avg_sq"].to(torch.float32, copy=True).mul_(r.adam_beta2).addcmul_(grad, grad,
-                                                                                          value=1 - r.adam_beta2)
         state["exp_avg"].copy_(m)
+        v = state["exp_avg_sq"].to(torch.float32, copy=True).lerp_(grad.square_(), 1 - r.adam_beta2)
         state["exp_avg_sq"].copy_(v)
-        # update = -lr * (m / bias1 / (sqrt(v / bias2) + eps) + wd * p), in the float32 temporaries
-        update = m.div_(v.sqrt_().div_(self._sqrt_bias2).add_(r.adam_epsilon)).mul_(-self._lr / self._bias1)
-        del v, grad
+        del grad
+        # m / bias1 / (sqrt(v / bias2) + eps) = m * (sqrt(bias2) / bias1) / (sqrt(v) + eps * sqrt(bias2))
+        denom = v.sqrt_().add_(r.adam_epsilon * self._sqrt_bias2)
+        step_size = self._lr * self._sqrt_bias2 / self._bias1
         kahan = state.get("kahan")
         if kahan is None:  # float32 weights: plain AdamW
-            p.mul_(1 - self._lr * r.weight_decay).add_(update)
+            p.mul_(1 - self._lr * r.weight_decay).addcdiv_(m, denom, value=-step_size)
         else:
-            old = p.float()
-            update.add_(old, alpha=-self._lr * r.weight_decay).add_(kahan)  # what the weight should move by
-            p.copy_(old + update)  # rounds to bfloat16 (nearest)
-            kahan.copy_(update.sub_(p.float().sub_(old)))  # what the rounding lost, added back next step
+            new = p.float()
+            wanted = kahan.float().add_(new, alpha=-self._lr * r.weight_decay).addcdiv_(m, denom, value=-step_size)
+            new.add_(wanted)  # the weight plus everything owed to it
+            p.copy_(new)  # rounds to bfloat16 (nearest)
+            kahan.copy_(new.sub_(p))  # what the rounding lost, added back at the next step
         self.stepped += 1
 
     def finish_step(self):

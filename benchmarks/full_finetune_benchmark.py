@@ -1,0 +1,274 @@
+"""Full fine-tuning (``--method full``): standard vs low-memory mode vs torch-optimi, side by side.
+
+Every configuration trains the whole denoiser of the same pipeline on the same images with the same
+seed (same batches, noise and timesteps), in its own subprocess (``matchchoose.finetune``'s trainer,
+so the numbers are those of ``mnc finetune``), and reports:
+
+* ``train MB``: peak resident memory during the steps minus the memory once loaded (the peak is
+  reset after loading, see ``finetune_memory.py``): gradients, optimizer moments, master copies,
+  activations. CUDA: allocated-memory statistics instead.
+* ``s/step``: mean wall time of the steps after the first.
+* ``loss``: mean training loss of the last 5 steps (the same batches in every mode).
+* ``update err``: ``||dW - dW_fp32|| / ||dW_fp32||`` over the denoiser, where ``dW`` is the change of
+  the weights the run ends with (as saved) and ``dW_fp32`` that of the float32 run: how much of the
+  true update a bfloat16 mode realises (1.0 = nothing). ``frozen``: tensors the run never changed.
+
+Modes: ``fp32`` (float32 weights, torch AdamW), ``bf16`` (bfloat16 autocast, float32 master weights,
+torch AdamW), ``low`` (matchchoose's low-memory mode: bfloat16 weights, no master copy, AdamW fused
+into back-propagation, Kahan-compensated updates), ``low-sr`` (the previous low-memory optimizer of
+commit 4b4f99d: stochastic rounding from a generator per parameter and step), ``optimi``
+(torch-optimi 0.3.3 ``AdamW(kahan_sum=True, gradient_release=True)`` on the same bfloat16 weights,
+``prepare_for_gradient_release``). Gradient clipping is off in every mode (optimi's gradient
+release cannot clip).
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/full_finetune_benchmark.py [--width 8] [--resolution 64]
+        [--batch-size 2] [--steps 12] [--lr 1e-4] [--seeds 0,1,2] [--modes fp32,bf16,low,low-sr,optimi]
+        [--device cpu] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from finetune_memory import _dataset, _malloc_trim, _peak_rss_mb, _reset_peak_rss, _status_kb  # noqa: E402
+
+MODES = {"fp32": {"mixed_precision": "no"}, "bf16": {"mixed_precision": "bf16"}, "low": {"low_memory": True},
+         "low-sr": {"low_memory": True}, "optimi": {"low_memory": True}}
+
+
+# ------------------------------------------------------------------------------------------ other optimizers
+class _StochasticRoundingAdamW:
+    """The low-memory optimizer as of commit 4b4f99d (stochastic rounding), for the timing comparison."""
+
+    def __init__(self, named_params, recipe):
+        import torch
+
+        self.params, self.recipe = dict(named_params), recipe
+        self.state = {n: {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
+                      for n, p in self.params.items()}
+        self._index = {id(p): (i, n) for i, (n, p) in enumerate(self.params.items())}
+        self._armed, self._step = False, 0
+        self.handles = [p.register_post_accumulate_grad_hook(self._hook) for p in self.params.values()]
+
+    def begin_step(self, step, *, last):
+        self._armed, self._step = last, step
+
+    @staticmethod
+    def _round(target, value, gen):
+        import torch
+
+        bits = value.contiguous().view(torch.int32)
+        noise = torch.randint(0, 1 << 16, bits.shape, generator=gen, dtype=torch.int32)
+        rounded = (bits + noise) & -65536
+        target.copy_(torch.where(torch.isfinite(value), rounded.view(torch.float32), value).to(target.dtype))
+
+    def _hook(self, p):
+        import torch
+
+        if not self._armed or p.grad is None:
+            return
+        with torch.no_grad():
+            i, name = self._index[id(p)]
+            r, t = self.recipe, self._step + 1
+            grad = p.grad.float()
+            p.grad = None
+            s = self.state[name]
+            m = s["exp_avg"].float().mul_(r.adam_beta1).add_(grad, alpha=1 - r.adam_beta1)
+            v = s["exp_avg_sq"].float().mul_(r.adam_beta2).addcmul_(grad, grad, value=1 - r.adam_beta2)
+            gen = torch.Generator().manual_seed((r.seed * 1_000_003 + t * 7919 + i) % (2 ** 63))
+            self._round(s["exp_avg"], m, gen)
+            s["exp_avg_sq"].copy_(v.to(s["exp_avg_sq"].dtype))
+            denom = v.sqrt().div_(math.sqrt(1 - r.adam_beta2 ** t)).add_(r.adam_epsilon)
+            new = p.float().mul_(1 - r.learning_rate * r.weight_decay)
+            new.addcdiv_(m, denom, value=-r.learning_rate / (1 - r.adam_beta1 ** t))
+            self._round(p, new, gen)
+
+    def finish_step(self):
+        pass
+
+    def remove(self):
+        for h in self.handles:
+            h.remove()
+
+
+class _Optimi:
+    """torch-optimi's AdamW with Kahan summation and gradient release, behind the trainer's hooks API."""
+
+    def __init__(self, denoiser, named_params, recipe):
+        import optimi
+
+        self.opt = optimi.AdamW(list(named_params.values()), lr=recipe.learning_rate,
+                                betas=(recipe.adam_beta1, recipe.adam_beta2), eps=recipe.adam_epsilon,
+                                weight_decay=recipe.weight_decay, kahan_sum=True, gradient_release=True)
+        optimi.prepare_for_gradient_release(denoiser, self.opt)
+        self.denoiser = denoiser
+
+    def begin_step(self, step, *, last):
+        pass
+
+    def finish_step(self):
+        self.opt.step()
+        self.opt.zero_grad()
+
+    def remove(self):
+        import optimi
+
+        optimi.remove_gradient_release(self.denoiser)
+
+
+# ------------------------------------------------------------------------------------------ worker
+def worker(args) -> dict:
+    import torch
+    from safetensors.torch import save_file
+
+    from matchchoose.finetune import Recipe
+    from matchchoose.finetune._train import _Trainer
+
+    torch.set_num_threads(args.threads)
+    recipe = Recipe(method="full", steps=args.steps, batch_size=args.batch_size, resolution=args.resolution,
+                    checkpoint_every=0, learning_rate=args.lr, max_grad_norm=0.0, seed=args.seed, **MODES[args.mode])
+    cuda = args.device.startswith("cuda")
+    with tempfile.TemporaryDirectory() as out:
+        trainer = _Trainer(args.model, args.data, out, recipe, args.device, False)
+        trainer.build()
+        if args.mode in ("low-sr", "optimi"):
+            trainer.optimizer.remove()
+            trainer.optimizer = (_StochasticRoundingAdamW(trainer.params, recipe) if args.mode == "low-sr" else
+                                 _Optimi(trainer.family.denoiser, trainer.params, recipe))
+        start = {n: p.detach().float().clone() for n, p in trainer.params.items()}
+        if cuda:
+            torch.cuda.synchronize()
+            loaded = torch.cuda.memory_allocated() / 2 ** 20
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            _malloc_trim()
+            loaded = (_status_kb("VmRSS") or 0) / 1024
+            _reset_peak_rss()
+        # the float32 copy of the start weights is held through training in every mode alike
+        times, losses = [], []
+        for step in range(args.steps):
+            t0 = time.perf_counter()
+            losses.append(float(trainer.train_step(step)))
+            if cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        peak = torch.cuda.max_memory_allocated() / 2 ** 20 if cuda else _peak_rss_mb()
+        delta = {n: (p.detach().float() - start[n]).contiguous() for n, p in trainer.params.items()}
+        save_file(delta, args.delta_out)
+        trainable = sum(p.numel() for p in trainer.params.values())
+        trainer.optimizer.remove() if hasattr(trainer.optimizer, "remove") else None
+    return {"mode": args.mode, "seed": args.seed, "trainable_params": trainable, "loaded_mb": round(loaded, 1),
+            "train_mb": round(peak - loaded, 1), "s_per_step": sum(times[1:]) / max(1, len(times) - 1),
+            "losses": losses}
+
+
+# ------------------------------------------------------------------------------------------ driver
+def _update_error(delta_file, reference_file):
+    import torch
+    from safetensors.torch import load_file
+
+    d, ref = load_file(delta_file), load_file(reference_file)
+    num = math.sqrt(sum(float((d[k] - ref[k]).pow(2).sum()) for k in ref))
+    den = math.sqrt(sum(float(ref[k].pow(2).sum()) for k in ref))
+    frozen = sum(bool(torch.count_nonzero(d[k]) == 0) for k in ref)
+    return num / den, frozen, len(ref)
+
+
+def _mean_sd(values, fmt):
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="sd")
+    parser.add_argument("--width", type=int, default=8, help="Denoiser width multiplier of the tiny pipeline.")
+    parser.add_argument("--model", default=None, help="A local diffusers folder instead of a tiny pipeline.")
+    parser.add_argument("--modes", default="fp32,bf16,low,low-sr,optimi")
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--delta-out", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print("RESULT " + json.dumps(worker(args)), flush=True)
+        return
+    modes = args.modes.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = []
+    t_all = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.model is None:
+            from matchchoose.finetune.tiny import build_tiny_pipeline
+
+            args.model = str(build_tiny_pipeline(args.family, tmp / "model", width=args.width))
+        data = _dataset(tmp / "data", 8, args.resolution + args.resolution // 4)
+        for seed in seeds:
+            for mode in modes:
+                delta = tmp / f"delta-{mode}-{seed}.safetensors"
+                cmd = [sys.executable, __file__, "--worker", "--model", args.model, "--data", str(data), "--mode", mode,
+                       "--seed", str(seed), "--resolution", str(args.resolution), "--batch-size", str(args.batch_size),
+                       "--steps", str(args.steps), "--lr", str(args.lr), "--threads", str(args.threads), "--device",
+                       args.device, "--delta-out", str(delta)]
+                proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+                if proc.returncode or line is None:
+                    sys.exit(f"worker {mode} seed {seed} failed:\n{proc.stderr[-3000:]}")
+                row = json.loads(line[7:])
+                row["delta"] = str(delta)
+                rows.append(row)
+                print(f"seed {seed} {mode:>7}: train {row['train_mb']:8.1f} MB  {row['s_per_step']:.3f} s/step  "
+                      f"loss {statistics.mean(row['losses'][-5:]):.4f}", flush=True)
+        for row in rows:
+            ref = next((r for r in rows if r["mode"] == "fp32" and r["seed"] == row["seed"]), None)
+            if ref is not None:
+                row["update_err"], row["frozen"], row["tensors"] = _update_error(row["delta"], ref["delta"])
+        for row in rows:
+            del row["delta"]
+    print()
+    print(f"full fine-tuning of a tiny {args.family} pipeline (width {args.width}, "
+          f"{rows[0]['trainable_params']:,} trainable parameters), {args.resolution} px, batch {args.batch_size}, "
+          f"{args.steps} steps, lr {args.lr:g}, seeds {args.seeds}, device {args.device}; "
+          f"{time.perf_counter() - t_all:.0f} s in all")
+    print()
+    print("| mode | train MB | s/step | loss (last 5 steps) | update err vs fp32 | tensors never changed |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for mode in modes:
+        mine = [r for r in rows if r["mode"] == mode]
+        loss = [statistics.mean(r["losses"][-5:]) for r in mine]
+        err = [r.get("update_err", float("nan")) for r in mine]
+        frozen = f"{mine[0].get('frozen', 0)} / {mine[0].get('tensors', 0)}"
+        print(f"| {mode} | {_mean_sd([r['train_mb'] for r in mine], '.1f')} | "
+              f"{_mean_sd([r['s_per_step'] for r in mine], '.3f')} | {_mean_sd(loss, '.4f')} | "
+              f"{_mean_sd(err, '.3f')} | {frozen} |")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"args": {k: v for k, v in vars(args).items() if k != "worker"},
+                                               "rows": rows}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
