@@ -20,7 +20,7 @@ __all__ = ["finetune"]
 
 # Recipe field -> extra (short) flag names.
 _ALIASES = {"learning_rate": ["--lr"], "lora_rank": ["--rank"], "lora_alpha": ["--alpha"]}
-_CHOICES = {"method": ("lora", "adapter", "full"), "mixed_precision": ("no", "fp16", "bf16"),
+_CHOICES = {"method": ("lora", "adapter", "full"), "mixed_precision": ("no", "fp16", "bf16", "auto"),
             "timestep_sampling": ("uniform", "logit_normal")}
 
 

@@ -6,7 +6,7 @@ Layout of a run folder::
         checkpoints/step-N/          every recipe.checkpoint_every steps and at the end
             adapter_model.safetensors   trainable weights (method's key format)
             optimizer.pt                optimizer (and fp16 grad scaler) state
-            rng.pt                      torch (CPU, CUDA), numpy and python global RNG states
+            rng.pt                      torch (CPU and the training GPU), numpy and python global RNG states
             trainer_state.json          step, losses so far, recipe, method, model, dataset hash
         adapter/                     the final weights, what load_adapter reads
             adapter_model.safetensors
@@ -16,7 +16,14 @@ Layout of a run folder::
 Everything random in step ``s`` (the images and their augmentation, VAE posterior samples, noise,
 timesteps, low-memory rounding) is drawn from generators seeded by (seed, s), and the global RNG
 states are saved and restored too, so training 4 steps straight or 2 steps, then resuming for 2
-more, gives the same weights bit for bit (on the same device and software).
+more, gives the same weights bit for bit (on the same device and software; on CUDA with
+``Recipe(deterministic=True)``). Only the training device's CUDA random state is saved, so a
+checkpoint made with more GPUs visible resumes on a machine with fewer.
+
+On CUDA the loss stays on the device: it is copied to the host (one synchronisation) every
+:data:`_SYNC_EVERY` steps, at checkpoints and at the end, when its finiteness is checked and the
+progress bar shows it; on the CPU that happens every step. Attention backends and precision per
+family: :mod:`matchchoose.finetune._device`.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ import torch
 
 from .._errors import InputError, MatchChooseError
 from ._data import TrainingImages
+from ._device import (attention_backends, deterministic_algorithms, describe_backends, log, native_precision,
+                      sdpa_context)
 from ._layout import ADAPTER_FORMAT, latest_checkpoint
 from ._methods import make_method, method_config
 from ._optim import FusedAdamW, lr_at
@@ -45,6 +54,8 @@ __all__ = ["FinetuneResult", "finetune", "latest_checkpoint", "ADAPTER_FORMAT"]
 
 # Recipe fields a resumed run may change; every other field must equal the checkpoint's.
 _RESUMABLE_CHANGES = ("steps", "checkpoint_every", "keep_checkpoints")
+#: On CUDA, steps between two copies of the losses to the host (and finiteness checks).
+_SYNC_EVERY = 25
 
 
 @dataclass
@@ -79,10 +90,19 @@ def _step_seed(seed: int, step: int, salt: int = 0) -> int:
     return (seed * 1_000_003 + step * 10_007 + salt * 7) % (2 ** 63)
 
 
-def _dtype_of(recipe: Recipe):
+def _precision(recipe: Recipe, family: str, device: torch.device) -> str:
+    """The mixed precision a run uses: the recipe's, with ``"auto"`` resolved for the family and device."""
+    if recipe.mixed_precision != "auto":
+        return recipe.mixed_precision
+    if device.type != "cuda":
+        return "no"
+    return "bf16" if recipe.low_memory else native_precision(family)
+
+
+def _dtype_of(recipe: Recipe, precision: str):
     if recipe.low_memory:
         return torch.bfloat16
-    return {"no": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[recipe.mixed_precision]
+    return {"no": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def _device(device) -> torch.device:
@@ -92,6 +112,11 @@ def _device(device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise InputError(f"device {device!r}: CUDA is not available here; use --device cpu.")
     return dev
+
+
+def _sync_every(device: torch.device) -> int:
+    """Steps between two host copies of the losses: every step on the CPU (a copy costs nothing there)."""
+    return 1 if device.type == "cpu" else _SYNC_EVERY
 
 
 def _versions() -> dict:
@@ -107,22 +132,28 @@ def _versions() -> dict:
     return out
 
 
-def _rng_states() -> dict:
+def _rng_states(device: torch.device) -> dict:
+    """The global random states; of CUDA only the training device's (``None`` when training on the CPU)."""
     np_state = np.random.get_state()
     py_state = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]),
                   float(np_state[4])],
         "python": [py_state[0], list(py_state[1]), py_state[2]],
     }
 
 
-def _set_rng_states(states: dict):
+def _set_rng_states(states: dict, device: torch.device):
     torch.set_rng_state(states["torch"])
-    if states.get("cuda") and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
+    cuda = states.get("cuda")
+    if isinstance(cuda, (list, tuple)):
+        # Checkpoints before issue 13 saved every visible GPU's state: take the training device's.
+        index = device.index or 0 if device.type == "cuda" else 0
+        cuda = cuda[index] if index < len(cuda) else None
+    if cuda is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(cuda, device)
     name, keys, pos, has_gauss, cached = states["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     version, internal, gauss = states["python"]
@@ -147,8 +178,14 @@ class _Trainer:
         self.progress = progress
         if recipe.mixed_precision == "fp16" and self.device.type != "cuda":
             raise InputError("mixed_precision 'fp16' needs a CUDA device (with loss scaling); use 'bf16' on the CPU.")
-        self.dtype = _dtype_of(recipe)
+        self.precision = _precision(recipe, self.family_name, self.device)
+        if self.precision == "fp16" and native_precision(self.family_name) == "bf16":
+            log.warning("%s: a %s model was made in bfloat16; fp16 may overflow (mixed_precision 'bf16' or 'auto' "
+                        "is safer)", self.model_path, self.family_name)
+        self.dtype = _dtype_of(recipe, self.precision)
         self.scaler = None
+        self.backends = attention_backends(self.device, self.family_name, training=True)
+        self.sync_every = _sync_every(self.device)
 
     # ---------------------------------------------------------------------- setup
     def build(self):
@@ -184,10 +221,13 @@ class _Trainer:
             self.optimizer = torch.optim.AdamW(list(self.params.values()), lr=r.learning_rate,
                                                betas=(r.adam_beta1, r.adam_beta2), eps=r.adam_epsilon,
                                                weight_decay=r.weight_decay)
-            if r.mixed_precision == "fp16":
+            if self.precision == "fp16":
                 self.scaler = torch.amp.GradScaler("cuda")
         self.images = TrainingImages(self.data, r)
         self.dataset_hash = self.data.content_hash()
+        log.info("%s: training in %s on %s, attention backends: %s%s", self.model_path.name,
+                 {"no": "float32"}.get(self.precision, self.precision), self.device, describe_backends(self.backends),
+                 ", deterministic algorithms" if r.deterministic else "")
 
     # ---------------------------------------------------------------------- checkpoints
     def _state_meta(self) -> dict:
@@ -206,7 +246,7 @@ class _Trainer:
         save_file(self.method.state_dict(), str(tmp / "adapter_model.safetensors"))
         torch.save({"optimizer": self.optimizer.state_dict(),
                     "scaler": self.scaler.state_dict() if self.scaler is not None else None}, tmp / "optimizer.pt")
-        torch.save(_rng_states(), tmp / "rng.pt")
+        torch.save(_rng_states(self.device), tmp / "rng.pt")
         state = {"step": step, "losses": losses, "wall_time_s": wall, "recipe": self.recipe.to_dict(),
                  **self._state_meta()}
         (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
@@ -245,17 +285,19 @@ class _Trainer:
         self.optimizer.load_state_dict(opt["optimizer"])
         if self.scaler is not None and opt.get("scaler"):
             self.scaler.load_state_dict(opt["scaler"])
-        _set_rng_states(torch.load(path / "rng.pt", weights_only=True))
+        _set_rng_states(torch.load(path / "rng.pt", weights_only=True), self.device)
         return int(state["step"]), list(state["losses"]), float(state.get("wall_time_s", 0.0))
 
     # ---------------------------------------------------------------------- steps
-    def train_step(self, step: int) -> float:
+    def train_step(self, step: int) -> torch.Tensor:
+        """One optimizer step; the mean loss as a float64 scalar on the device (no host sync)."""
         r = self.recipe
         fam = self.family
         k = r.gradient_accumulation
         autocast = torch.autocast(self.device.type, dtype=self.dtype,
-                                  enabled=r.mixed_precision != "no" and not r.low_memory)
-        total = 0.0
+                                  enabled=self.precision != "no" and not r.low_memory)
+        # float64 on the device: the same arithmetic as summing Python floats, without a sync.
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
         if not r.low_memory:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr_at(r, step)
@@ -267,14 +309,14 @@ class _Trainer:
                 latents = fam.encode_images(batch.pixels, gen)
             if r.low_memory:
                 self.optimizer.begin_step(step, last=micro == k - 1)
-            with autocast:
-                loss = fam.loss(latents, cond, batch, gen)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"{self.model_path}: the loss is {loss.item()} at step {step + 1}; lower the "
-                                    "learning rate, or use bf16 rather than fp16.")
-            scaled = loss / k
-            (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
-            total += float(loss.detach()) / k
+            with sdpa_context(self.backends):
+                with autocast:
+                    loss = fam.loss(latents, cond, batch, gen)
+                if self.sync_every == 1 and not torch.isfinite(loss):
+                    raise self.diverged(loss.item(), step)
+                scaled = loss / k
+                (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+            total += loss.detach().to(torch.float64) / k
         if r.low_memory:
             self.optimizer.finish_step()
             return total
@@ -290,6 +332,22 @@ class _Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return total
+
+    def diverged(self, value: float, step: int) -> "TrainingError":
+        return TrainingError(f"{self.model_path}: the loss is {value} at step {step + 1}; lower the learning rate, "
+                             "or use bf16 rather than fp16.")
+
+    def flush(self, pending: list, losses: list) -> None:
+        """Copy the ``(step, loss tensor)`` of ``pending`` to ``losses`` (one host sync); raise
+        :class:`TrainingError` at the first non-finite one."""
+        if not pending:
+            return
+        values = torch.stack([loss for _, loss in pending]).tolist()
+        for (step, _), value in zip(pending, values, strict=True):
+            if not np.isfinite(value):
+                raise self.diverged(value, step)
+            losses.append(value)
+        pending.clear()
 
     # ---------------------------------------------------------------------- final
     def write_adapter(self, losses: list, wall: float, resumed_from) -> tuple[Path, dict]:
@@ -325,6 +383,8 @@ class _Trainer:
                         "content_hash": self.dataset_hash},
             "device": str(self.device) + (f" ({torch.cuda.get_device_name(self.device)})"
                                           if self.device.type == "cuda" else ""),
+            "precision": {"no": "float32"}.get(self.precision, self.precision),
+            "attention_backends": describe_backends(self.backends),
             "versions": _versions(),
             "steps": len(losses),
             "resumed_from": resumed_from,
@@ -385,6 +445,11 @@ def finetune(model_path, dataset, out_dir, recipe: Recipe | None = None, *, resu
     if latest is not None and not resume:
         raise InputError(f"{out}: the run folder already has checkpoints (newest {latest.name}); resume it "
                          "(--resume, the default) or use an empty folder.")
+    with deterministic_algorithms(recipe.deterministic):
+        return _run(model_path, dataset, out, recipe, device, progress, latest)
+
+
+def _run(model_path, dataset, out: Path, recipe: Recipe, device, progress: bool, latest) -> FinetuneResult:
     trainer = _Trainer(model_path, dataset, out, recipe, device, progress)
     trainer.build()
     out.mkdir(parents=True, exist_ok=True)
@@ -407,14 +472,17 @@ def finetune(model_path, dataset, out_dir, recipe: Recipe | None = None, *, resu
                        console=Console(stderr=True), transient=False)
         task = bar.add_task("train", total=recipe.steps, completed=start, model=trainer.model_path.name, loss="-")
         bar.start()
+    pending = []
     try:
         for step in range(start, recipe.steps):
-            loss = trainer.train_step(step)
-            losses.append(loss)
+            pending.append((step, trainer.train_step(step)))
             done = step + 1
+            checkpoint = (recipe.checkpoint_every and done % recipe.checkpoint_every == 0) or done == recipe.steps
+            if checkpoint or len(pending) >= trainer.sync_every:
+                trainer.flush(pending, losses)
             if bar is not None:
-                bar.update(task, advance=1, loss=f"{loss:.4f}")
-            if (recipe.checkpoint_every and done % recipe.checkpoint_every == 0) or done == recipe.steps:
+                bar.update(task, advance=1, **({"loss": f"{losses[-1]:.4f}"} if not pending else {}))
+            if checkpoint:
                 trainer.save_checkpoint(done, losses, wall_before + time.perf_counter() - t0)
     finally:
         if bar is not None:

@@ -113,7 +113,9 @@ class Family:
 
         Components in :attr:`unused_components` are not loaded; those in
         :attr:`optional_components` are loaded as ``None`` when their folder or entry is absent.
-        A VAE that asks to be upcast (``force_upcast``) stays float32 when ``dtype`` is float16.
+        A VAE that asks to be upcast (``force_upcast``) stays float32 when ``dtype`` is float16, and
+        T5 / Gemma text encoders stay bfloat16 (float32 without bfloat16 support): they overflow in
+        float16 (:func:`~matchchoose.finetune._device.keep_safe_in_fp16`).
         """
         import diffusers
 
@@ -147,6 +149,10 @@ class Family:
         if dtype == torch.float16 and getattr(pipe, "vae", None) is not None and \
                 getattr(pipe.vae.config, "force_upcast", False):
             pipe.vae.to(torch.float32)
+        if dtype == torch.float16:
+            from .._device import keep_safe_in_fp16
+
+            keep_safe_in_fp16(pipe, device)
         pipe.to(device)
         pipe.set_progress_bar_config(disable=True)
         family = cls(pipe, str(root))
