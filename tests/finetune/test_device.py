@@ -176,3 +176,15 @@ def test_deterministic_training_on_cpu_is_today_bit_for_bit(tiny, images, recipe
 
 def test_module_docstring_states_the_cost():
     assert "+21 % training" in _device.__doc__ and "+32 % sampling" in _device.__doc__
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("family", ["sd", "flux"])
+def test_deterministic_resume_is_exact_on_cuda(family, tiny, images, recipe, tmp_path):
+    """On CUDA, 4 steps straight == 2 + resumed 2, bit for bit, with deterministic algorithms."""
+    r = recipe(family, steps=4, deterministic=True, mixed_precision="auto", checkpoint_every=2)
+    straight = finetune(tiny(family), images, tmp_path / "a", r, progress=False, device="cuda")
+    finetune(tiny(family), images, tmp_path / "b", r.replace(steps=2), progress=False, device="cuda")
+    resumed = finetune(tiny(family), images, tmp_path / "b", r, progress=False, device="cuda")
+    assert _same(_weights(straight), _weights(resumed)) and straight.losses == resumed.losses
