@@ -163,3 +163,33 @@ def test_evaluate_falls_back_to_the_default_metric(toy_kb, tmp_path, mnc):
     code, _, err = mnc("evaluate", "--kb", toy_kb, "--baselines", "overall", "--json", out, *FAST)
     assert code == 0, err
     assert json.loads(out.read_text())["metric"] == "clip_fid"
+
+
+@pytest.mark.parametrize("width", [80, 300])
+def test_evaluate_table_never_cuts_numbers(toy_kb, tmp_path, mnc, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    out = tmp_path / "eval.json"
+    code, stdout, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--seeds", "2",
+                            "--baselines", "overall,oracle", "--json", out, *FAST)
+    assert code == 0, err
+    assert "…" not in stdout
+    oracle = json.loads(out.read_text())["methods"]["oracle"]
+    assert f"{oracle['tau_w']:.3f} ± {oracle['tau_w_std']:.3f}" in stdout
+    if width == 300:
+        assert "Spearman" in stdout and "left out" not in stdout
+    else:
+        assert "left out at 80 columns" in " ".join(stdout.split())
+
+
+def test_warnings_reach_the_user_as_one_line(toy_kb, tmp_path, mnc):
+    """Direct leaves out training datasets without features, and says so: one line, no source code."""
+    extra = tmp_path / "d5.csv"  # a dataset with results and no features
+    extra.write_text("model,dataset,metric,value,seed\n" + "".join(f"{m},d5,clip_fid,{20 + i},0\n"
+                                                                   for i, m in enumerate(MODELS)))
+    assert mnc("kb", "import", extra, "--kind", "results", "--kb", toy_kb)[0] == 0
+    code, _, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--baselines", "direct",
+                       "--datasets", "d0,d1", *FAST)
+    assert code == 0, err
+    lines = [line for line in err.splitlines() if "have no features" in line]
+    assert lines == ["warning: DirectSelector: training dataset(s) ['d5'] have no features and are left out."]
+    assert "warnings.warn" not in err and "UserWarning" not in err

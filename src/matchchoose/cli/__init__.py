@@ -1,7 +1,7 @@
 """The ``mnc`` command: a thin click wrapper over the library.
 
 Library errors (:class:`matchchoose.MatchChooseError`) become one line on stderr and exit code 2;
-no traceback reaches the user.
+no traceback reaches the user. Python warnings become one line each (``warning: ...``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,33 @@ def _register():
 _register()
 
 
+def _warning_printer():
+    """``warnings.showwarning`` for one command: each warning as one readable line on stderr
+    (``warning: ...``), never the source line that raised it, and the same text only once (a
+    baseline warns once per fold)."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if category is not UserWarning:
+            text += f" ({category.__name__})"
+        if text not in seen:
+            seen.add(text)
+            console_err.print(f"[yellow]warning:[/] {text}", highlight=False, soft_wrap=True)
+
+    return show
+
+
 def main(argv=None):
     """Entry point of ``mnc``; returns the exit code instead of raising on library errors."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_printer()
+        _main(argv)
+
+
+def _main(argv):
     try:
         cli.main(args=argv, prog_name="mnc", standalone_mode=False)
     except click.exceptions.Abort:

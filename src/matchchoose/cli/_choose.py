@@ -10,9 +10,9 @@ import math
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ._common import console, kb_option, resolve_kb_path
+from ._table import Col, print_table
 
 __all__ = ["choose", "profile"]
 
@@ -84,12 +84,8 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
     distances = kb.distances_of(result.dataset, result.metric)
     console.print(f"{len(distances)} distance(s) ({result.metric}) to other datasets, {result.n_distances} new")
     if distances:
-        table = Table(title="Nearest datasets")
-        table.add_column("dataset")
-        table.add_column("Fréchet distance", justify="right")
-        for other, value in sorted(distances.items(), key=lambda kv: (kv[1], kv[0]))[:5]:
-            table.add_row(other, _num(value))
-        console.print(table)
+        rows = [[other, _num(value)] for other, value in sorted(distances.items(), key=lambda kv: (kv[1], kv[0]))[:5]]
+        print_table(console, "Nearest datasets", [Col("dataset"), Col("Fréchet distance", "right")], rows)
     if json_out:
         payload = {"dataset": result.dataset, "probe": p.probe, "preprocess": p.preprocess, "n": p.n, "dim": p.dim,
                    "content_hash": p.content_hash, "reused": result.reused, "report": report,
@@ -146,28 +142,22 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
                      random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True,
                      truth=_read_truth(truth, kb, metric) if truth else None, fidelity=fidelity)
     arrow = "higher" if choice.metric.higher_is_better else "lower"
-    table = Table(title=f"Models for {choice.dataset!r} ({choice.metric.name}, {arrow} is better; probe {choice.probe})")
-    table.add_column("rank", justify="right")
-    table.add_column("model", no_wrap=True)
-    table.add_column("predicted score", justify="right")
-    table.add_column("prior (mean over datasets)", justify="right")
+    columns = [Col("rank", "right"), Col("model", style="bold"), Col("predicted score", "right"),
+               Col("prior (mean over datasets)", "right", drop=1)]
     if choice.known_results:
-        table.add_column(f"true {choice.metric.name}", justify="right")
-        table.add_column("true rank", justify="right")
+        columns += [Col(f"true {choice.metric.name}", "right"), Col("true rank", "right")]
+    rows = []
     for row in choice.ranking.itertuples():
-        cells = [str(row.rank), row.model, _num(row.score), _num(row.prior)]
+        cells = [row.rank, row.model, _num(row.score), _num(row.prior)]
         if choice.known_results:
-            cells += [_num(row.true_value), "" if math.isnan(row.true_rank) else str(int(row.true_rank))]
-        table.add_row(*cells)
-    console.print(table)
+            cells += [_num(row.true_value), "" if math.isnan(row.true_rank) else int(row.true_rank)]
+        rows.append(cells)
+    title = f"Models for {choice.dataset!r} ({choice.metric.name}, {arrow} is better; probe {choice.probe})"
+    print_table(console, title, columns, rows)
     if not choice.nearest.empty:
-        near = Table(title="Nearest known datasets")
-        near.add_column("dataset")
-        near.add_column("Fréchet distance", justify="right")
-        near.add_column("best model there")
-        for row in choice.nearest.itertuples():
-            near.add_row(row.dataset, _num(row.distance), str(row.best_model))
-        console.print(near)
+        rows = [[row.dataset, _num(row.distance), row.best_model] for row in choice.nearest.itertuples()]
+        print_table(console, "Nearest known datasets",
+                    [Col("dataset"), Col("Fréchet distance", "right"), Col("best model there", drop=1)], rows)
     console.print(f"[bold]Shortlist:[/] {', '.join(choice.shortlist)}")
     if choice.known_results:
         best = choice.ranking.loc[choice.ranking["true_rank"] == 1, "model"].tolist()

@@ -33,28 +33,38 @@ def kb_option(func=None, *, embedded: bool = False):
     return decorate(func) if func is not None else decorate
 
 
+#: Said whenever the embedded knowledge base answers: its models are not the zoo a user fine-tunes.
+EMBEDDED_NOTE = ("These are demonstration models: the embedded knowledge base holds the micro zoo, tiny text-to-image "
+                 "models pretrained offline on a CPU, not SDXL-class checkpoints. For real results, build a knowledge "
+                 "base with 'mnc grid' or import recorded ones with 'mnc kb import', and pass --kb.")
+
+
+def _embedded_copy(*, fallback: bool = False) -> str:
+    from ..kb import default_kb_path, embedded_kb
+
+    copy = embedded_kb()
+    reason = (f"No knowledge base given (--kb, $MNC_KB or {default_kb_path(env=False)}): using the embedded micro-zoo "
+              f"knowledge base (working copy {copy}). ") if fallback else ""
+    console_err.print(f"{reason}{EMBEDDED_NOTE}", style="dim", highlight=False, soft_wrap=True)
+    return str(copy)
+
+
 def resolve_kb_path(kb_path, *, embedded: bool = False) -> str:
     """The path ``--kb`` names, or the documented default.
 
     ``--kb :embedded:`` names the embedded knowledge base (its working copy) explicitly.
     With ``embedded``: when no ``--kb`` is given, ``$MNC_KB`` is unset and no knowledge base
-    exists at the user default path, a working copy of the embedded knowledge base (a note on
-    stderr says so).
+    exists at the user default path, a working copy of the embedded knowledge base. Whenever the
+    embedded knowledge base answers, one line on stderr says its models are demonstration models
+    and how to build or import a real knowledge base.
     """
-    from ..kb import default_kb_path
-
     if kb_path == EMBEDDED:
-        from ..kb import embedded_kb
-
-        return str(embedded_kb())
+        return _embedded_copy()
     if kb_path:
         return kb_path
+    from ..kb import default_kb_path
+
     path = default_kb_path()
     if embedded and not os.environ.get("MNC_KB") and not path.exists():
-        from ..kb import embedded_kb
-
-        copy = embedded_kb()
-        console_err.print(f"No knowledge base given: using the embedded micro-zoo knowledge base (working copy "
-                          f"{copy}); pass --kb or set MNC_KB to use your own.", style="dim", highlight=False)
-        return str(copy)
+        return _embedded_copy(fallback=True)
     return str(path)

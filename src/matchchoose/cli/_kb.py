@@ -6,11 +6,13 @@ A thin wrapper over :mod:`matchchoose.kb`: bad input raises the library's errors
 
 from __future__ import annotations
 
+import json
+
 import click
-from rich.table import Table
 
 from ..kb import KINDS, KnowledgeBase, export_table, import_table
 from ._common import console, kb_option, resolve_kb_path
+from ._table import Col, print_table
 
 __all__ = ["kb"]
 
@@ -69,7 +71,8 @@ def import_(file, kind, metric, higher_is_better, add_datasets, kb_path):
 
 @kb.command()
 @kb_option
-def info(kb_path):
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (the counts, and every metric) instead of tables.")
+def info(kb_path, as_json):
     """Show what the knowledge base holds: counts, metrics and their direction, schema version.
 
     Example: mnc kb info --kb zoo.sqlite
@@ -77,37 +80,32 @@ def info(kb_path):
     with _open(kb_path) as store:
         summary = store.summary()
         metrics = store.metrics()
+    if as_json:
+        click.echo(json.dumps({**summary, "metrics": _records(metrics)}, indent=1, sort_keys=True, default=str))
+        return
     console.print(f"Knowledge base {summary['path']} (schema version {summary['schema_version']})",
                   highlight=False, soft_wrap=True)
-    counts = Table(title="Contents")
-    counts.add_column("table")
-    counts.add_column("metric")
-    counts.add_column("rows", justify="right")
-    counts.add_row("models", "", str(summary["models"]))
-    counts.add_row("datasets", "", str(summary["datasets"]))
-    counts.add_row("model features", "", str(summary["model_features"]))
-    counts.add_row("dataset features", "", str(summary["dataset_features"]))
+    rows = [["models", "", summary["models"]], ["datasets", "", summary["datasets"]],
+            ["model features", "", summary["model_features"]], ["dataset features", "", summary["dataset_features"]]]
     for table in ("results", "prescores", "distances", "profiles", "grid_cells"):
         label = {"profiles": "profiles (probe)", "grid_cells": "grid cells (state)"}.get(table, table)
-        for name, n in summary[table].items():
-            counts.add_row(label, name, str(n))
-    console.print(counts)
+        rows += [[label, name, n] for name, n in summary[table].items()]
+    print_table(console, "Contents", [Col("table"), Col("metric"), Col("rows", "right")], rows,
+                hint="mnc kb info --json")
     for name, fidelities in summary.get("fidelities", {}).items():
         console.print(f"fidelities of {name} results (largest per pair = target): "
                       f"{', '.join(f'{f:g}' for f in fidelities)}", highlight=False, soft_wrap=True)
     used = metrics[(metrics["results"] > 0) | (metrics["prescores"] > 0)]
     if len(used):
-        console.print(_metric_table(used, title="Metrics in use"))
+        _print_metrics(used, title="Metrics in use", hint="mnc kb info --json")
 
 
-def _metric_table(metrics, title: str) -> Table:
-    table = Table(title=title)
-    for column in ("metric", "direction", "results", "prescores", "description"):
-        table.add_column(column, justify="right" if column in ("results", "prescores") else "left")
-    for row in metrics.itertuples(index=False):
-        table.add_row(row.name, _direction(row.higher_is_better), str(row.results), str(row.prescores),
-                      row.description)
-    return table
+def _print_metrics(metrics, title: str, hint: str):
+    columns = [Col("metric"), Col("direction"), Col("results", "right"), Col("prescores", "right"),
+               Col("description", exact=False, drop=1)]
+    rows = [[row.name, _direction(row.higher_is_better), row.results, row.prescores, row.description]
+            for row in metrics.itertuples(index=False)]
+    print_table(console, title, columns, rows, hint=hint)
 
 
 @kb.group()
@@ -139,14 +137,23 @@ def metric_add(name, higher_is_better, description, kb_path):
 
 @metric.command("list")
 @kb_option
-def metric_list(kb_path):
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per metric) instead of a table.")
+def metric_list(kb_path, as_json):
     """List the declared and built-in metrics with their direction and row counts.
 
     Example: mnc kb metric list --kb zoo.sqlite
     """
     with _open(kb_path) as store:
         metrics = store.metrics()
-    console.print(_metric_table(metrics, title="Metrics"))
+    if as_json:
+        click.echo(json.dumps(_records(metrics), indent=1, sort_keys=True))
+        return
+    _print_metrics(metrics, title="Metrics", hint="mnc kb metric list --json")
+
+
+def _records(frame) -> list:
+    """A table as JSON-ready rows (numpy numbers become Python ones)."""
+    return json.loads(frame.to_json(orient="records"))
 
 
 @kb.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-from rich.table import Table
 
 COLUMNS = [("tau_w", "weighted τ"), ("osr", "OSR"), ("rel_at_1", "rel@1"), ("rel_at_3", "rel@3"),
            ("o2o", "O2O"), ("o2b", "O2B"), ("pearson", "Pearson"), ("spearman", "Spearman"),
@@ -32,22 +31,29 @@ def _fmt(value, std=None, seeds=1):
     return text
 
 
-def print_summary(console, run: dict, *, title: str, seeds: int = 1):
-    """Print one rich table of a run (methods × metrics), with the ratio of weighted τ to Overall's."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("method", style="bold", no_wrap=True)
-    for _, label in COLUMNS:
-        table.add_column(label, justify="right", no_wrap=True)
-    table.add_column("τ / overall", justify="right", no_wrap=True)
+# Leave-out order when the terminal is narrow (higher first): what --json and --csv always hold.
+_DROP = {"pearson": 6, "spearman": 5, "coverage": 7, "o2b": 3, "rel_at_3": 4, "rel_at_1": 2, "o2o": 1}
+
+
+def print_summary(console, run, *, title: str, seeds: int = 1):
+    """Print one table of a run (methods × metrics), with the ratio of weighted τ to Overall's.
+
+    No number is cut: on a narrow terminal the least used metrics leave the table, with a note."""
+    from ._table import Col, print_table
+
+    columns = [Col("method", style="bold")]
+    columns += [Col(label, "right", drop=_DROP.get(key, 0)) for key, label in COLUMNS]
+    columns.append(Col("τ / overall", "right", drop=8))
     overall = run["methods"].get("overall", {}).get("tau_w")
+    rows = []
     for name, entry in run["methods"].items():
         cells = [_fmt(entry.get(k), entry.get(f"{k}_std"), seeds) for k, _ in COLUMNS]
         tau = entry.get("tau_w")
         ratio = f"{tau / overall:.2f}" if overall and tau is not None else "–"
-        table.add_row(name, *cells, ratio)
-    console.print(table)
+        rows.append([name, *cells, ratio])
+    print_table(console, title, columns, rows, hint="--json or --csv")
     console.print(f"O2B is measured against {run['reference_model']!r}, the best model on average.",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
 
 
 def save_plot(runs: dict, path: str, *, metric: str):

@@ -13,9 +13,9 @@ import warnings
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ._common import console, console_err, kb_option, resolve_kb_path
+from ._table import Col, print_table
 
 __all__ = ["zoo"]
 
@@ -49,7 +49,8 @@ def zoo():
 
 @zoo.command("list")
 @kb_option
-def list_(kb_path):
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object per model) instead of a table.")
+def list_(kb_path, as_json):
     """List the zoo's models: family, denoiser, parameters, TFLOP per image, provenance.
 
     Example: mnc zoo list --kb zoo.sqlite
@@ -57,23 +58,39 @@ def list_(kb_path):
     from ..features import zoo_entries
 
     entries = zoo_entries(_kb(kb_path))
-    table = Table(title=f"Model zoo ({len(entries)} models)")
-    for column in ("id", "family", "denoiser", "params (B)", "TFLOP", "TFLOP from", "Hugging Face id", "origin",
-                   "notes"):
-        table.add_column(column, justify="right" if column in ("params (B)", "TFLOP") else "left")
+    if as_json:
+        click.echo(json.dumps([_entry_dict(e) for e in entries], indent=1, sort_keys=True))
+        return
+    columns = [Col("id", style="bold"), Col("family"), Col("denoiser", drop=3), Col("params (B)", "right"),
+               Col("TFLOP", "right"), Col("TFLOP from", drop=2), Col("Hugging Face id", drop=1),
+               Col("origin", drop=4), Col("notes", exact=False, drop=5)]
+    rows = []
     for e in entries:
+        d = _entry_dict(e)
         notes = [n for n, flag in (("paper", e.in_paper), ("recon.", e.reconstructed)) if flag]
-        denoiser = e.config.component_class(e.config.denoiser) if e.config.denoiser else ""
-        table.add_row(e.name, e.family, denoiser or "", _billions(e.num_params), _number(e.tflop),
-                      e.tflop_source or "", e.hf_id or "", e.origin, ", ".join(notes))
-    console.print(table)
+        rows.append([e.name, e.family, d["denoiser"] or "", _billions(e.num_params), _number(e.tflop),
+                     e.tflop_source or "", e.hf_id or "", e.origin, ", ".join(notes)])
+    print_table(console, f"Model zoo ({len(entries)} models)", columns, rows, hint="mnc zoo list --json")
+
+
+def _entry_dict(e) -> dict:
+    """One zoo entry as JSON: full ids and unrounded numbers."""
+    def num(value):
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+    return {"id": e.name, "family": e.family,
+            "denoiser": (e.config.component_class(e.config.denoiser) if e.config.denoiser else None) or None,
+            "num_params": num(e.num_params), "tflop": num(e.tflop), "tflop_source": e.tflop_source,
+            "hf_id": e.hf_id, "origin": e.origin, "in_paper": bool(e.in_paper), "reconstructed": bool(e.reconstructed)}
 
 
 @zoo.command()
 @click.argument("model_id")
 @click.option("--raw", is_flag=True, help="Print the stored configs (JSON) instead of the hyperparameters.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (the model's facts, config sources and hyperparameters) instead of tables.")
 @kb_option
-def show(model_id, raw, kb_path):
+def show(model_id, raw, as_json, kb_path):
     """Show one model: provenance, size and its flattened hyperparameters.
 
     Example: mnc zoo show sdxl-base
@@ -83,6 +100,14 @@ def show(model_id, raw, kb_path):
     (entry,) = zoo_entries(_kb(kb_path), [model_id])
     if raw:
         click.echo(json.dumps(entry.config.to_json(), indent=2, sort_keys=True))
+        return
+    frame = hyperparameter_table(entry)
+    if as_json:
+        payload = {**_entry_dict(entry), "paper_name": entry.paper_name,
+                   "pipeline_class": entry.config.pipeline_class, "source": entry.config.source,
+                   "table2": entry.table2, "sources": entry.sources,
+                   "hyperparameters": dict(zip(frame["hyperparameter"], frame["value"]))}
+        click.echo(json.dumps(payload, indent=1, sort_keys=True, default=str))
         return
     console.print(f"[bold]{entry.name}[/] ({entry.family}; {entry.config.pipeline_class}; from {entry.origin}: "
                   f"{entry.config.source})", highlight=False, soft_wrap=True)
@@ -96,20 +121,16 @@ def show(model_id, raw, kb_path):
     for label, value in facts:
         if value:
             console.print(f"  {label}: {value}", highlight=False, soft_wrap=True)
+    hint = f"mnc zoo show {entry.name} --json"
     if entry.sources:
-        files = Table(title="Config files and their sources")
-        for column in ("file", "kind", "confidence", "from"):
-            files.add_column(column)
-        for s in entry.sources:
-            files.add_row(s["file"], s["kind"], s.get("confidence", ""), s.get("origin", ""))
-        console.print(files)
-    frame = hyperparameter_table(entry)
-    table = Table(title=f"{len(frame)} hyperparameters")
-    table.add_column("hyperparameter")
-    table.add_column("value")
-    for key, value in zip(frame["hyperparameter"], frame["value"]):
-        table.add_row(key, "null" if value is None else str(value))
-    console.print(table)
+        rows = [[s["file"], s["kind"], s.get("confidence", ""), s.get("origin", "")] for s in entry.sources]
+        print_table(console, "Config files and their sources",
+                    [Col("file"), Col("kind"), Col("confidence", drop=1), Col("from", exact=False, drop=2)], rows,
+                    hint=hint)
+    rows = [[key, "null" if value is None else str(value)]
+            for key, value in zip(frame["hyperparameter"], frame["value"])]
+    print_table(console, f"{len(frame)} hyperparameters", [Col("hyperparameter"), Col("value", exact=False)], rows,
+                hint=hint)
 
 
 @zoo.command()
@@ -188,9 +209,7 @@ def features(models, json_out, csv_out, store, kb_path):
         click.echo(json.dumps(payload, indent=1, sort_keys=True))
         return
     console.print(_summary_line(summary) + ".", highlight=False, soft_wrap=True)
-    table = Table(title="Hyperparameters that differ across the zoo")
-    for column in ("hyperparameter", "type", "values", "models with it", "dims"):
-        table.add_column(column, justify="right" if column in ("models with it", "dims") else "left")
+    rows = []
     counts = frame.columns.map(rule.groups_).value_counts()
     hp = zoo_hyperparameters(entries)
     for key in rule.kept_:
@@ -200,8 +219,10 @@ def features(models, json_out, csv_out, store, kb_path):
             values = f"{lo:g} .. {hi:g}"
         else:
             values = ", ".join(rule.levels_[key])
-        table.add_row(key, rule.kinds_[key], values, f"{present}/{len(entries)}", str(counts[key]))
-    console.print(table)
+        rows.append([key, rule.kinds_[key], values, f"{present}/{len(entries)}", counts[key]])
+    print_table(console, "Hyperparameters that differ across the zoo",
+                [Col("hyperparameter"), Col("type", drop=2), Col("values", exact=False),
+                 Col("models with it", "right", drop=1), Col("dims", "right", drop=3)], rows, hint="mnc zoo features --json")
 
 
 @zoo.command()
@@ -229,13 +250,12 @@ def importance(kb_path, metric, predictor, top, scope, no_group, png_out, seed):
         records = store.records(metric)
     mc = MatchChoose(predictor=predictor, random_state=seed).fit(records)
     frame = feature_importance(mc, group=not no_group, scope=scope, top=top)
-    table = Table(title=f"Feature importance: {predictor} on {metric} ({len(records.models)} models, "
-                        f"{len(records.evaluated_datasets)} datasets)")
-    for column in ("feature", "importance", "block", "input columns"):
-        table.add_column(column, justify="right" if column in ("importance", "input columns") else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(row.feature, f"{100 * row.importance:.1f} %", row.block, str(row.columns))
-    console.print(table)
+    rows = [[row.feature, f"{100 * row.importance:.1f} %", row.block, row.columns]
+            for row in frame.itertuples(index=False)]
+    print_table(console, f"Feature importance: {predictor} on {metric} ({len(records.models)} models, "
+                         f"{len(records.evaluated_datasets)} datasets)",
+                [Col("feature"), Col("importance", "right"), Col("block", drop=1), Col("input columns", "right")],
+                rows, hint="--png")
     if png_out:
         Path(png_out).parent.mkdir(parents=True, exist_ok=True)
         plot_importance(frame, png_out, title=f"Feature importance ({predictor}, {metric})")
