@@ -193,3 +193,17 @@ def test_warnings_reach_the_user_as_one_line(toy_kb, tmp_path, mnc):
     lines = [line for line in err.splitlines() if "have no features" in line]
     assert lines == ["warning: DirectSelector: training dataset(s) ['d5'] have no features and are left out."]
     assert "warnings.warn" not in err and "UserWarning" not in err
+
+
+def test_cli_choices_come_from_the_registries(mnc, monkeypatch):
+    from matchchoose.evaluate import BASELINES
+    from matchchoose.rank import PREDICTORS
+
+    monkeypatch.setenv("COLUMNS", "300")
+    for command in (["evaluate"], ["choose"]):
+        code, out, err = mnc(*command, "--help")
+        assert code == 0, err
+        text = " ".join(out.split())
+        assert all(name in text for name in PREDICTORS)
+    code, out, _ = mnc("evaluate", "--help")
+    assert "Names: " + ", ".join(BASELINES) + "." in " ".join(out.split())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ._common import console, kb_option, resolve_kb_path
+from ._common import NamesOption, console, kb_option, predictor_names, resolve_kb_path
 from ._table import Col, print_table
 
 __all__ = ["choose", "profile"]
@@ -101,7 +101,8 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
 @click.option("--metric", default=None, help="Quality metric (default: the only one with results).")
 @click.option("--probe", default=None, help="Probe (default: the one the knowledge base's profiles use).")
 @_probe_flags
-@click.option("--predictor", default="catboost", show_default=True, help="Rank predictor (see mnc evaluate).")
+@click.option("--predictor", default="catboost", show_default=True, help="Rank predictor.", cls=NamesOption,
+              names=predictor_names)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of walks and predictor.")
 @click.option("--no-cache", is_flag=True, help="Refit the predictor even if a cached one matches the knowledge base.")
 @click.option("--truth", type=click.Path(exists=True, dir_okay=False), default=None,

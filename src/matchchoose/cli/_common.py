@@ -13,6 +13,37 @@ console_err = Console(stderr=True)
 EMBEDDED = ":embedded:"
 
 
+class NamesOption(click.Option):
+    """A click option whose help ends with the names a registry holds, read when help is shown:
+    the CLI lists exactly what the library registers, without importing it to start."""
+
+    def __init__(self, *args, names, **kwargs):
+        self.names = names
+        super().__init__(*args, **kwargs)
+
+    def get_help_record(self, ctx):
+        base = self.help
+        self.help = f"{base} Names: {', '.join(self.names())}."
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = base
+
+
+def predictor_names() -> list:
+    """The rank predictors of :data:`matchchoose.rank.PREDICTORS`."""
+    from ..rank import PREDICTORS
+
+    return list(PREDICTORS)
+
+
+def baseline_names() -> list:
+    """The baselines of the selector registry (:data:`matchchoose.evaluate.SELECTORS` but ``mnc``)."""
+    from ..evaluate import BASELINES
+
+    return list(BASELINES)
+
+
 def kb_option(func=None, *, embedded: bool = False):
     """``--kb PATH``: the knowledge base; default ``$MNC_KB`` or the user data directory (and, for
     commands that only read results, the embedded micro-zoo knowledge base when neither exists)."""

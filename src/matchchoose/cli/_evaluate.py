@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from .._errors import InputError
-from ._common import console, console_err, kb_option, resolve_kb_path
+from ._common import (NamesOption, baseline_names, console, console_err, kb_option, predictor_names,
+                      resolve_kb_path)
 
 
 def _split_list(value):
@@ -55,7 +56,8 @@ def _profile_probe(kb, name):
               help="Result metric to rank by (e.g. accuracy, clip_fid); default: the only one with results, else "
                    "the knowledge base's default metric (as mnc choose).")
 @click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: all with results).")
-@click.option("--predictor", default="catboost", show_default=True, help="M&C rank predictor (see --predictors).")
+@click.option("--predictor", default="catboost", show_default=True, help="M&C rank predictor.", cls=NamesOption,
+              names=predictor_names)
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(1), help="Seeds 0..N-1: mean and std.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as CSV.")
@@ -66,12 +68,13 @@ def _profile_probe(kb, name):
 @click.option("--profile-probe", default=None,
               help="Dataset features from the mean embeddings of this probe's profiles (as mnc choose uses them); "
                    "default: the one probe the KB's profiles use; 'none' for none.")
-@click.option("--predictors", default=None,
+@click.option("--predictors", default=None, cls=NamesOption, names=predictor_names,
               help="Also evaluate M&C with these predictors (comma-separated, or 'all'): paper Table 7.")
 @click.option("--ablation", is_flag=True, help="Also evaluate features-only and graph-only M&C: paper Table 4.")
 @click.option("--sparsity", default=None,
               help="Comma-separated fractions of results dropped at random, e.g. 0,0.2,0.4: paper Fig. 6.")
-@click.option("--baselines", default=None, help="Comma-separated baselines (default: all that apply).")
+@click.option("--baselines", default=None, help="Comma-separated baselines (default: all that apply).",
+              cls=NamesOption, names=baseline_names)
 @click.option("--train-embedding", type=click.Choice(["full", "holdout"]), default=None,
               help="Training rows' embeddings: with their own edges (full) or without (holdout).")
 @click.option("--n-jobs", default=1, show_default=True, type=click.IntRange(1),
