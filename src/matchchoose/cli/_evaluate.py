@@ -81,12 +81,17 @@ def _profile_probe(kb, name):
               help="Folds evaluated in parallel processes (results do not depend on it).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
               help="Save a PNG: per-method bars, or the sparsity curves when --sparsity has several levels.")
+@click.option("--budgeted", is_flag=True,
+              help="Also replay budgeted selection (race, subtune, prior_topk) on the KB's learning curves, with "
+                   "M&C's predictions as the prior (results need a fidelity column).")
+@click.option("--budgets", default="0.0625,0.125,0.25,0.5", show_default=True,
+              help="With --budgeted: compute budgets as fractions of the exhaustive grid (n_models x target).")
 @click.option("--fidelity", default=None, type=click.FloatRange(0),
               help="Evaluate on the results at this fidelity (e.g. training steps) instead of each pair's target "
                    "(its largest fidelity).")
 def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, aggregate, distance_metric,
              prescore_metric, profile_probe, predictors, ablation, sparsity, baselines, train_embedding, n_jobs,
-             plot_out, fidelity):
+             plot_out, fidelity, budgeted, budgets):
     """Leave-one-dataset-out evaluation of M&C and the baselines on a knowledge base.
 
     For each held-out dataset, its results leave the training set and the matching graph (its
@@ -118,6 +123,12 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     methods = default_methods(records, mnc_params=mnc_params, predictors="all" if extra == ["all"] else extra,
                               ablation=ablation, baselines=_split_list(baselines))
     levels = _parse_sparsity(sparsity)
+    if budgeted:
+        from ._budgeted import parse_budgets
+
+        budget_fractions = parse_budgets(budgets)
+        if fidelity is not None:
+            raise InputError("--budgeted replays whole learning curves: drop --fidelity.")
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -134,6 +145,15 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     if json_out:
         result.save(json_out)
         console.print(f"wrote {json_out}", highlight=False)
+    if budgeted:
+        from ._budgeted import add_to_json, print_budgeted, run_budgeted
+
+        with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
+            budgeted_out = run_budgeted(kb, records, result, budgets=budget_fractions, aggregate=aggregate,
+                                        fidelity=fidelity)
+        print_budgeted(console, budgeted_out)
+        if json_out:
+            add_to_json(json_out, budgeted_out)
     if csv_out:
         frames = [summary_frame(result.runs[lv]).assign(sparsity=lv) for lv in result.levels]
         import pandas as pd

@@ -1,0 +1,85 @@
+"""``mnc evaluate --budgeted``: budgeted selection replayed on the knowledge base's learning curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.table import Table
+
+from .._errors import InputError
+
+DEFAULT_BUDGETS = "0.0625,0.125,0.25,0.5"
+
+
+def parse_budgets(text: str) -> list:
+    """``"0.0625,0.125"`` -> [0.0625, 0.125]; each a fraction in (0, 1]."""
+    budgets = []
+    for part in (p.strip() for p in str(text).split(",")):
+        try:
+            value = float(part)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value <= 1:
+            raise InputError(f"--budgets: {part!r} is not a fraction of the exhaustive grid in (0, 1] "
+                             f"(e.g. {DEFAULT_BUDGETS}).")
+        budgets.append(value)
+    return sorted(set(budgets))
+
+
+def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prior_method: str = "mnc") -> dict:
+    """The budgeted blocks of ``mnc evaluate --json`` (see :func:`matchchoose.budget.simulate_budgeted`),
+    the prior being ``prior_method``'s leave-one-dataset-out predicted scores in ``result``."""
+    import pandas as pd
+
+    from ..budget import simulate_budgeted
+
+    if fidelity is not None:
+        raise InputError("--budgeted replays whole learning curves: drop --fidelity.")
+    methods = result["methods"]
+    if prior_method not in methods:
+        raise InputError(f"--budgeted needs the {prior_method!r} method's predictions, which this evaluation lacks.")
+    curves = kb.curves(records.metric.name, aggregate="mean" if aggregate == "mean" else "best")
+    if curves["fidelity"].notna().sum() == 0:
+        raise InputError(f"{kb.path} has no learning curves for {records.metric.name!r}: --budgeted needs results "
+                         "with a fidelity column (see 'mnc kb import').")
+    priors = {d: pd.Series(v["predicted_scores"], dtype=float)
+              for d, v in methods[prior_method]["per_dataset"].items()}
+    zero_shot = None
+    if records.prescores is not None and len(records.prescores):
+        pre = records.prescores
+        # In the result metric's direction, whatever the prescore metric's.
+        flip = records.prescore_metric.higher_is_better != records.metric.higher_is_better
+        zero_shot = pre.assign(value=-pre["value"] if flip else pre["value"])[["model", "dataset", "value"]]
+    out = simulate_budgeted(curves, priors=priors, higher_is_better=records.metric.higher_is_better,
+                            budgets=budgets, zero_shot=zero_shot)
+    out["budgeted_prior"] = prior_method
+    return out
+
+
+def print_budgeted(console, out: dict) -> None:
+    """One table: per budget and procedure, found-best share, rel@1, O2O and compute fraction."""
+    table = Table(title="Budgeted selection on recorded learning curves (mean over held-out datasets)")
+    for column in ("budget", "procedure", "found best", "rel@1", "O2O", "compute"):
+        table.add_column(column, justify="left" if column == "procedure" else "right")
+    fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    rows = [(b, "race", block) for b, block in out.get("budgeted", {}).items()]
+    for name, blocks in out.get("budgeted_baselines", {}).items():
+        rows += [(b, name, block) for b, block in blocks.items()]
+    rows.sort(key=lambda r: (float(r[0]), r[1] != "race", r[1]))
+    for name, block in out.get("budgeted_references", {}).items():
+        rows.insert(0, ("0", name, block))
+    for budget, name, block in rows:
+        table.add_row(budget, name, fmt(block["found_best"]), fmt(block["rel_at_1"]), fmt(block["o2o"]),
+                      fmt(block["compute_fraction"]))
+    console.print(table)
+    if out.get("budgeted_skipped"):
+        console.print(f"without complete curves (skipped): {', '.join(out['budgeted_skipped'])}", highlight=False)
+
+
+def add_to_json(path, out: dict) -> None:
+    """Merge the budgeted blocks into the JSON ``mnc evaluate --json`` wrote."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.update(out)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))

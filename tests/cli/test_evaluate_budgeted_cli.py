@@ -1,0 +1,68 @@
+"""``mnc evaluate --budgeted``: budgeted selection replayed on a KB's learning curves, in the JSON."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+DATASETS = ["d0", "d1", "d2", "d3", "d4"]
+MODELS = ["m0", "m1", "m2", "m3"]
+STEPS = [10, 20, 40]
+
+
+@pytest.fixture
+def curves_kb(tmp_path, mnc, monkeypatch):
+    """4 models x 5 datasets, FID-like curves at 10, 20 and 40 steps, dataset features, prescores."""
+    monkeypatch.setenv("MNC_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    rows = ["model,dataset,metric,value,fidelity"]
+    pre = ["model,dataset,metric,value"]
+    for m in MODELS:
+        for d in DATASETS:
+            final = 20 + 5 * rng.normal()
+            for step in STEPS:
+                rows.append(f"{m},{d},clip_fid,{final + 40 / step + rng.normal() * 0.1:.4f},{step}")
+            pre.append(f"{m},{d},clip_fid,{final + 30 + rng.normal():.4f}")
+    (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "pre.csv").write_text("\n".join(pre) + "\n")
+    (tmp_path / "datasets.csv").write_text("dataset,f0\n" + "\n".join(f"{d},{i}" for i, d in enumerate(DATASETS)) + "\n")
+    kb = tmp_path / "kb.sqlite"
+    for name, kind in [("results", "results"), ("pre", "prescores"), ("datasets", "datasets")]:
+        code, _, err = mnc("kb", "import", tmp_path / f"{name}.csv", "--kind", kind, "--kb", kb)
+        assert code == 0, err
+    return kb
+
+
+def test_budgeted_blocks_join_the_json(curves_kb, tmp_path, mnc):
+    out = tmp_path / "eval.json"
+    code, stdout, err = mnc("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--predictor", "random_forest",
+                            "--baselines", "overall", "--budgeted", "--budgets", "0.25,0.5", "--json", out)
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert "mnc" in result["methods"]  # the usual evaluation is still there
+    assert set(result["budgeted"]) == {"0.25", "0.5"}
+    for block in [result["budgeted"]["0.5"], result["budgeted_baselines"]["subtune"]["0.25"],
+                  result["budgeted_baselines"]["prior_topk"]["0.5"]]:
+        assert block["n_datasets"] == 5 and set(block["per_dataset"]) == set(DATASETS)
+        for key in ("found_best", "rel_at_1", "o2o", "compute_fraction"):
+            assert block[key] is not None
+    # prior_topk at 0.5 of 4 x 40 steps: the prior's top 2 models to 40 steps, on every dataset.
+    assert result["budgeted_baselines"]["prior_topk"]["0.5"]["compute_fraction"] == pytest.approx(0.5)
+    picks = result["budgeted"]["0.5"]["per_dataset"]
+    for dataset, entry in picks.items():
+        assert entry["pick"] in MODELS and entry["compute_fraction"] <= 0.5
+        assert all(m in MODELS and f in STEPS for m, f, _ in entry["trace"])
+    mnc_scores = result["methods"]["mnc"]["per_dataset"]["d0"]["predicted_scores"]
+    top = max(mnc_scores, key=mnc_scores.get)
+    assert result["budgeted_references"]["prediction"]["per_dataset"]["d0"]["pick"] == top
+    assert "zero_shot" in result["budgeted_references"]
+    assert "Budgeted selection" in stdout and "prior_topk" in stdout
+
+
+def test_budgeted_needs_curves_and_sane_budgets(curves_kb, tmp_path, mnc):
+    code, _, err = mnc("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--budgeted", "--budgets", "0.5,2")
+    assert code == 2 and "'2' is not a fraction of the exhaustive grid" in err and "Traceback" not in err
+    code, _, err = mnc("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--budgeted", "--fidelity", "10")
+    assert code == 2 and "drop --fidelity" in err
