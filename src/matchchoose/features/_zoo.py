@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -188,10 +188,3 @@ def zoo_hyperparameters(entries) -> pd.DataFrame:
             for key in keys}
     frame = pd.DataFrame(data, index=pd.Index(list(rows), name="model", dtype=object))
     return frame
-
-
-def with_size(entry: ZooEntry, num_params=None, tflop=None, tflop_source=None) -> ZooEntry:
-    """A copy of ``entry`` with its size fields replaced (``None`` keeps the old value)."""
-    return replace(entry, num_params=entry.num_params if num_params is None else num_params,
-                   tflop=entry.tflop if tflop is None else tflop,
-                   tflop_source=entry.tflop_source if tflop is None else tflop_source)

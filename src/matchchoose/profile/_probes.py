@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 from typing import Callable, Iterable
 
 import numpy as np
@@ -199,8 +198,3 @@ def get_probe(name: str, **options) -> Probe:
         module, attr = factory.split(":")
         factory = getattr(importlib.import_module(module), attr)
     return factory(**options)
-
-
-def probe_fingerprint(probe: Probe) -> str:
-    """JSON of :meth:`Probe.describe`, sorted: stored with profiles."""
-    return json.dumps(probe.describe(), sort_keys=True)

@@ -61,9 +61,3 @@ def encode_features(frame: pd.DataFrame, prefix: str, max_levels: int = 50) -> p
         return pd.DataFrame(index=frame.index)
     encoded = pd.DataFrame(out, index=frame.index)
     return encoded.reindex(columns=sorted(encoded.columns)).astype(float)
-
-
-def standardize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Zero mean, unit variance per column (constant columns become 0)."""
-    sd = frame.std(ddof=0).replace(0, np.nan)
-    return ((frame - frame.mean()) / sd).fillna(0.0)

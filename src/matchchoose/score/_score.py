@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +177,3 @@ def record_score(kb, score: Score, *, model: str, dataset: str, prescore: bool =
     kind = "prescores" if prescore else "results"
     summary = import_frame(kb, pd.DataFrame([row]), kind, name="mnc score")
     return summary.inserted > 0
-
-
-def scores_to_json(scores: list[Score]) -> list[dict]:
-    return [asdict(s) for s in scores]
