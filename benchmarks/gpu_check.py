@@ -158,15 +158,18 @@ def _sync(device):
 
 
 def train_check(model: Path, images: Path, recipe, device, steps: int) -> dict:
-    """Seconds per step (median after the first), host data time per step, peak memory."""
+    """Seconds per step (median after the first), seconds per step the step waited for its data (on a
+    GPU the trainer prefetches batches in worker threads, so this is the wait, not the work), peak memory."""
     import torch
 
     from matchchoose.finetune import _train
 
+    recipe = recipe.replace(steps=steps)
     trainer = _train._Trainer(model, images, Path(tempfile.mkdtemp()), recipe, device, progress=False)
     trainer.build()
+    trainer.start_prefetch(0)
     data_seconds = []
-    batches = trainer.images.micro_batch
+    batches = trainer.batch
 
     def timed(step, micro):
         t0 = time.perf_counter()
@@ -174,7 +177,7 @@ def train_check(model: Path, images: Path, recipe, device, steps: int) -> dict:
         data_seconds.append(time.perf_counter() - t0)
         return out
 
-    trainer.images.micro_batch = timed
+    trainer.batch = timed
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times, losses = [], []
@@ -191,6 +194,7 @@ def train_check(model: Path, images: Path, recipe, device, steps: int) -> dict:
     loss = float(torch.stack(losses).mean())
     return {"s_per_step": per_step, "img_per_s": recipe.batch_size / per_step, "data_s_per_step": data,
             "data_share": data / per_step, "peak_gb": _peak_gb(device), "loss": loss,
+            "data_workers": _train._data_workers(device),
             "precision": "bf16 (low-memory)" if recipe.low_memory else {"no": "fp32"}.get(trainer.precision,
                                                                                           trainer.precision),
             "attention": _train.describe_backends(trainer.backends)}

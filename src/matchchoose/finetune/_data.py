@@ -7,6 +7,12 @@ the crop, flip and caption dropout of the ``j``-th image of step ``s`` are drawn
 
 Each image is resized so that its shorter side is the training resolution (bicubic), cropped to a
 square (center or random), optionally flipped, and scaled to ``[-1, 1]``.
+
+Because a micro-batch is a pure function of ``(step, micro)``, :class:`BatchPrefetcher` can prepare
+the next ones ahead, in any order and on any thread, and hand out exactly what
+:meth:`TrainingImages.micro_batch` returns. It uses threads rather than processes: PIL releases
+the GIL while decoding and resizing, nothing has to be pickled, and no process is forked after CUDA
+was initialised.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["TrainingImages"]
+__all__ = ["BatchPrefetcher", "TrainingImages"]
 
 
 class TrainingImages:
@@ -109,3 +115,65 @@ class TrainingImages:
         if self.recipe.random_flip and rng.random() < 0.5:
             array = array[:, ::-1, :]
         return np.ascontiguousarray(array), (h, w), (top, left)
+
+
+class BatchPrefetcher:
+    """Prepare the micro-batches of the coming steps in worker threads, in pinned memory.
+
+    Parameters
+    ----------
+    images : TrainingImages
+    start, stop : int
+        The optimizer steps to be trained (``range(start, stop)``).
+    workers : int
+        Worker threads.
+    depth : int, optional
+        Micro-batches kept in flight; default ``2 * workers``.
+    pin : bool, default=False
+        Copy each batch's pixels to page-locked memory (for fast, asynchronous host-to-GPU copies).
+
+    Examples
+    --------
+    >>> prefetcher = BatchPrefetcher(images, 0, 10, workers=2)  # doctest: +SKIP
+    >>> batch = prefetcher.get(0, 0)                            # doctest: +SKIP
+    """
+
+    def __init__(self, images: TrainingImages, start: int, stop: int, *, workers: int, depth: int | None = None,
+                 pin: bool = False):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.images = images
+        self.pin = pin
+        k = images.recipe.gradient_accumulation
+        self._order = [(step, micro) for step in range(start, stop) for micro in range(k)]
+        self._next = 0
+        self._futures: dict = {}
+        self._depth = depth or 2 * workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mnc-data")
+        self._fill()
+
+    def _make(self, step: int, micro: int):
+        batch = self.images.micro_batch(step, micro)
+        if self.pin:
+            batch.pixels = batch.pixels.pin_memory()
+        return batch
+
+    def _fill(self) -> None:
+        while self._next < len(self._order) and len(self._futures) < self._depth:
+            key = self._order[self._next]
+            self._futures[key] = self._pool.submit(self._make, *key)
+            self._next += 1
+
+    def get(self, step: int, micro: int):
+        """The micro-batch ``micro`` of step ``step`` (prepared now if it was not scheduled)."""
+        future = self._futures.pop((step, micro), None)
+        batch = future.result() if future is not None else self._make(step, micro)
+        self._fill()
+        return batch
+
+    def close(self) -> None:
+        """Stop the workers (pending batches are dropped)."""
+        for future in self._futures.values():
+            future.cancel()
+        self._futures.clear()
+        self._pool.shutdown(wait=True)

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from .._errors import InputError, MatchChooseError
-from ._data import TrainingImages
+from ._data import BatchPrefetcher, TrainingImages
 from ._device import (attention_backends, deterministic_algorithms, describe_backends, log, native_precision,
                       sdpa_context)
 from ._layout import ADAPTER_FORMAT, latest_checkpoint
@@ -117,6 +117,14 @@ def _device(device) -> torch.device:
 def _sync_every(device: torch.device) -> int:
     """Steps between two host copies of the losses: every step on the CPU (a copy costs nothing there)."""
     return 1 if device.type == "cpu" else _SYNC_EVERY
+
+
+def _data_workers(device: torch.device) -> int:
+    """Threads preparing batches ahead: none on the CPU (they would compete with the training
+    threads for the same cores), up to 4 beside a GPU."""
+    if device.type == "cpu":
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
 
 
 def _versions() -> dict:
@@ -224,6 +232,7 @@ class _Trainer:
             if self.precision == "fp16":
                 self.scaler = torch.amp.GradScaler("cuda")
         self.images = TrainingImages(self.data, r)
+        self.prefetcher = None
         self.dataset_hash = self.data.content_hash()
         log.info("%s: training in %s on %s, attention backends: %s%s", self.model_path.name,
                  {"no": "float32"}.get(self.precision, self.precision), self.device, describe_backends(self.backends),
@@ -303,7 +312,7 @@ class _Trainer:
                 group["lr"] = lr_at(r, step)
         for micro in range(k):
             gen = torch.Generator().manual_seed(_step_seed(r.seed, step, micro))
-            batch = self.images.micro_batch(step, micro)
+            batch = self.batch(step, micro)
             with torch.no_grad():
                 cond = fam.encode_prompts(batch.captions)
                 latents = fam.encode_images(batch.pixels, gen)
@@ -332,6 +341,23 @@ class _Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return total
+
+    def start_prefetch(self, start: int) -> None:
+        """Prepare the batches of steps ``start..`` in worker threads (pinned memory on CUDA)."""
+        workers = _data_workers(self.device)
+        if workers and start < self.recipe.steps:
+            self.prefetcher = BatchPrefetcher(self.images, start, self.recipe.steps, workers=workers,
+                                              pin=self.device.type == "cuda")
+
+    def batch(self, step: int, micro: int):
+        """Micro-batch ``micro`` of step ``step``: prefetched (and its pixels already on their way to the
+        device, asynchronously from pinned memory) when a prefetcher runs."""
+        if self.prefetcher is None:
+            return self.images.micro_batch(step, micro)
+        batch = self.prefetcher.get(step, micro)
+        if self.device.type == "cuda":
+            batch.pixels = batch.pixels.to(self.device, non_blocking=True)
+        return batch
 
     def diverged(self, value: float, step: int) -> "TrainingError":
         return TrainingError(f"{self.model_path}: the loss is {value} at step {step + 1}; lower the learning rate, "
@@ -399,6 +425,9 @@ class _Trainer:
         return adapter, run
 
     def cleanup(self):
+        if self.prefetcher is not None:
+            self.prefetcher.close()
+            self.prefetcher = None
         if isinstance(self.optimizer, FusedAdamW):
             self.optimizer.remove()
 
@@ -473,6 +502,7 @@ def _run(model_path, dataset, out: Path, recipe: Recipe, device, progress: bool,
         task = bar.add_task("train", total=recipe.steps, completed=start, model=trainer.model_path.name, loss="-")
         bar.start()
     pending = []
+    trainer.start_prefetch(start)
     try:
         for step in range(start, recipe.steps):
             pending.append((step, trainer.train_step(step)))
@@ -484,6 +514,9 @@ def _run(model_path, dataset, out: Path, recipe: Recipe, device, progress: bool,
                 bar.update(task, advance=1, **({"loss": f"{losses[-1]:.4f}"} if not pending else {}))
             if checkpoint:
                 trainer.save_checkpoint(done, losses, wall_before + time.perf_counter() - t0)
+    except BaseException:
+        trainer.cleanup()
+        raise
     finally:
         if bar is not None:
             bar.stop()
