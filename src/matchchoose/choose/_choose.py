@@ -34,7 +34,7 @@ from .._paths import default_cache_dir
 from ..kb._profiles import distance_metric_name
 from ..records import Metric
 
-__all__ = ["Choice", "choose", "resolve_probe"]
+__all__ = ["Choice", "choose", "resolve_metric", "resolve_probe"]
 
 _PREDICTOR_CACHE_VERSION = 1
 
@@ -235,8 +235,6 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     distances: it describes the images, not the ranking, so the next run reuses it instead of
     profiling again (remove it with :meth:`KnowledgeBase.remove_datasets`).
     """
-    from ..profile import profile_dataset
-
     if (path is None) == (dataset is None):
         raise InputError("choose needs an image folder or the name of a profiled dataset (one of the two).")
     if not isinstance(top, int) or top < 1:
@@ -245,26 +243,64 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     t0 = time.perf_counter()
     metric_name = resolve_metric(kb, metric)
     probe_name = resolve_probe(kb, probe)
-    reused = True
     if path is not None:
         _check_linkable(kb, metric_name, probe_name)
-        result = profile_dataset(kb, path, name=name, probe=probe_name, probe_options=probe_options,
-                                 batch_size=batch_size, progress=progress)
-        target, probe_key, reused = result.dataset, result.profile.probe, result.reused
-    else:
-        target = dataset
-        matches = kb.profiles(dataset=target)
-        matches = matches[matches["probe"].str.split("@").str[0] == probe_name]
-        if matches.empty:
-            raise KnowledgeBaseError(f"Dataset {target!r} has no {probe_name!r} profile in {kb.path}: profile it "
-                                     f"with 'mnc profile DIR --name {target} --probe {probe_name}'.")
-        probe_key = matches["probe"].iloc[0]
-        from ..profile._profiler import update_distances
-
-        update_distances(kb, target, probe_key, matches["preprocess"].iloc[0])
+    target, probe_key, reused = _profile_target(kb, path, dataset, name=name, probe_name=probe_name,
+                                                probe_options=probe_options, batch_size=batch_size,
+                                                progress=progress)
     timings["profile"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    linked = _link(kb, target, metric_name, probe_key, probe_name, fidelity=fidelity, truth=truth)
+    timings["read"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    params = {"predictor": predictor, "random_state": int(random_state)}
+    model, hit = _fit_or_load(linked.train, target, params, cache)
+    timings["fit" if not hit else "load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    ranking = _rank(model, target, linked)
+    nearest = _nearest(kb, target, linked, n_nearest)
+    timings["predict"] = time.perf_counter() - t0
+    return Choice(dataset=target, metric=linked.records.metric, probe=probe_key, ranking=ranking, nearest=nearest,
+                  shortlist=list(ranking["model"].head(top)), known_results=linked.truth is not None,
+                  cache_hit=hit, profile_reused=reused, n_train_datasets=len(linked.usable), timings=timings)
+
+
+def _profile_target(kb, path, dataset, *, name, probe_name, probe_options, batch_size, progress):
+    """Stage 1: the folder's profile and distances (made, or found again), or a stored dataset's
+    distances brought up to date; returns ``(dataset, probe key, profile reused)``."""
+    if path is not None:
+        from ..profile import profile_dataset
+
+        result = profile_dataset(kb, path, name=name, probe=probe_name, probe_options=probe_options,
+                                 batch_size=batch_size, progress=progress)
+        return result.dataset, result.profile.probe, result.reused
+    matches = kb.profiles(dataset=dataset)
+    matches = matches[matches["probe"].str.split("@").str[0] == probe_name]
+    if matches.empty:
+        raise KnowledgeBaseError(f"Dataset {dataset!r} has no {probe_name!r} profile in {kb.path}: profile it "
+                                 f"with 'mnc profile DIR --name {dataset} --probe {probe_name}'.")
+    probe_key = matches["probe"].iloc[0]
+    from ..profile._profiler import update_distances
+
+    update_distances(kb, dataset, probe_key, matches["preprocess"].iloc[0])
+    return dataset, probe_key, True
+
+
+@dataclass(frozen=True)
+class _Linked:
+    """Stage 2: what the knowledge base knows about the target, linked by distance."""
+
+    records: object  # ZooRecords: the target and the datasets linked to it
+    train: object  # ZooRecords: the same without the target's results
+    truth: pd.Series | None  # the target's known results (recorded or given), raw metric values
+    usable: list  # datasets with results, a profile and a distance to the target
+    distance_metric: str
+
+
+def _link(kb, target, metric_name, probe_key, probe_name, *, fidelity, truth) -> _Linked:
     dmetric = distance_metric_name(probe_key)
     profiled = set(kb.profiles(probe=probe_key)["dataset"])
     linked = set(kb.distances_of(target, dmetric))
@@ -277,40 +313,36 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
             f"No dataset with {metric_name!r} results in {kb.path} has a {probe_key!r} profile, so nothing links "
             f"{target!r} to the recorded results: profile the datasets that have results with "
             f"'mnc profile DIR --name NAME --probe {probe_name}'.")
-    known = target in with_results
     records = all_records.subset(datasets=sorted(set(usable) | {target}))
-    if known:
+    if target in with_results:
         truth = records.truth(target)
     elif truth is not None:
         truth = _given_truth(truth, records, target)
-        known = True
-    train = records.without_results([target]) if known else records
-    timings["read"] = time.perf_counter() - t0
+    train = records.without_results([target]) if truth is not None else records
+    return _Linked(records=records, train=train, truth=truth, usable=usable, distance_metric=dmetric)
 
-    t0 = time.perf_counter()
-    params = {"predictor": predictor, "random_state": int(random_state)}
-    model, hit = _fit_or_load(train, target, params, cache)
-    timings["fit" if not hit else "load"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
+def _rank(model, target: str, linked: _Linked) -> pd.DataFrame:
+    """Stage 4: the models by predicted score (ties by name), with the prior and, when known, the truth."""
     scores = model.predict(target)
-    prior = train.normalized_matrix().mean(axis=0).reindex(scores.index)
+    prior = linked.train.normalized_matrix().mean(axis=0).reindex(scores.index)
     ranking = pd.DataFrame({"model": scores.index, "score": scores.to_numpy(), "prior": prior.to_numpy()})
     ranking = ranking.sort_values(["score", "model"], ascending=[False, True], kind="mergesort")
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
-    if known:
-        oriented = pd.Series(records.metric.orient(truth.to_numpy()), index=truth.index)
+    truth = linked.truth
+    if truth is not None:
+        oriented = pd.Series(linked.records.metric.orient(truth.to_numpy()), index=truth.index)
         true_rank = oriented.rank(ascending=False, method="min")
         ranking["true_value"] = ranking["model"].map(truth)
         ranking["true_rank"] = ranking["model"].map(true_rank)
-    ranking = ranking.reset_index(drop=True)
+    return ranking.reset_index(drop=True)
 
-    distances = kb.distances_of(target, dmetric)
-    best = train.utility_matrix().idxmax(axis=1)
-    near = sorted(((d, v) for d, v in distances.items() if d in set(usable)), key=lambda x: (x[1], x[0]))[:n_nearest]
-    nearest = pd.DataFrame({"dataset": [d for d, _ in near], "distance": [v for _, v in near],
-                            "best_model": [best.get(d) for d, _ in near]})
-    timings["predict"] = time.perf_counter() - t0
-    return Choice(dataset=target, metric=records.metric, probe=probe_key, ranking=ranking, nearest=nearest,
-                  shortlist=list(ranking["model"].head(top)), known_results=known, cache_hit=hit,
-                  profile_reused=reused, n_train_datasets=len(usable), timings=timings)
+
+def _nearest(kb, target: str, linked: _Linked, n: int) -> pd.DataFrame:
+    """The ``n`` closest linked datasets, with the model best there."""
+    distances = kb.distances_of(target, linked.distance_metric)
+    best = linked.train.utility_matrix().idxmax(axis=1)
+    usable = set(linked.usable)
+    near = sorted(((d, v) for d, v in distances.items() if d in usable), key=lambda x: (x[1], x[0]))[:n]
+    return pd.DataFrame({"dataset": [d for d, _ in near], "distance": [v for _, v in near],
+                         "best_model": [best.get(d) for d, _ in near]})

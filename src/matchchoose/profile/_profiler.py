@@ -104,15 +104,7 @@ def profile_dataset(kb, path, *, name: str | None = None, probe: str | Probe = "
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"Dataset name {name!r} must be a non-empty string.")
 
-    try:
-        current = kb.profile(name, probe.key, probe.preprocess)
-    except KnowledgeBaseError:
-        current = None
-    if current is not None and current.content_hash != content and not replace:
-        raise InputError(
-            f"Dataset {name!r} is already profiled with probe {probe.key!r} from other images than {str(root)!r}; "
-            "choose another --name, or pass --replace to re-profile it.")
-
+    current = _current_profile(kb, name, probe, content, root, replace)
     reused = current is not None and current.content_hash == content
     if reused:
         profile = current
@@ -125,22 +117,42 @@ def profile_dataset(kb, path, *, name: str | None = None, probe: str | Probe = "
         kb.store_profile(profile, source=str(root))
         reused = True
     else:
-        if probe.modality == "text":
-            texts = _texts(folder, str(root))
-            emb = probe.embed(texts, batch_size=batch_size, progress=progress, total=len(texts))
-        else:
-            bs = batch_size or probe.batch_size
-            images = (img for _, batch in folder.iter_rgb(bs) for img in batch)
-            emb = probe.embed(images, batch_size=bs, progress=progress, total=len(folder))
-        if len(emb) < 2:
-            raise InputError(f"{str(root)!r} has {len(emb)} usable item(s): a profile needs at least 2 "
-                             f"({folder.report}).")
+        emb = _embed(probe, folder, root, batch_size=batch_size, progress=progress)
         mean, cov = gaussian_stats(emb.astype(np.float64))
         profile = Profile(dataset=name, probe=probe.key, preprocess=probe.preprocess, content_hash=content,
                           n=len(emb), mean=mean, cov=cov, embeddings=emb if store_embeddings else None,
                           probe_info=probe.describe(), report=_report(folder))
         kb.store_profile(profile, source=str(root))
     return _finish(kb, profile, name, reused, distances)
+
+
+def _current_profile(kb, name: str, probe: Probe, content: str, root: Path, replace: bool) -> Profile | None:
+    """The profile stored under ``name`` with this probe, if any; refused when it was made from other
+    images, unless ``replace``."""
+    try:
+        current = kb.profile(name, probe.key, probe.preprocess)
+    except KnowledgeBaseError:
+        return None
+    if current.content_hash != content and not replace:
+        raise InputError(
+            f"Dataset {name!r} is already profiled with probe {probe.key!r} from other images than {str(root)!r}; "
+            "choose another --name, or pass --replace to re-profile it.")
+    return current
+
+
+def _embed(probe: Probe, folder: ImageFolder, root: Path, *, batch_size, progress) -> np.ndarray:
+    """The probe's embeddings of the folder's images (or captions, for a text probe): ``(n, dim)``, n >= 2."""
+    if probe.modality == "text":
+        texts = _texts(folder, str(root))
+        emb = probe.embed(texts, batch_size=batch_size, progress=progress, total=len(texts))
+    else:
+        bs = batch_size or probe.batch_size
+        images = (img for _, batch in folder.iter_rgb(bs) for img in batch)
+        emb = probe.embed(images, batch_size=bs, progress=progress, total=len(folder))
+    if len(emb) < 2:
+        raise InputError(f"{str(root)!r} has {len(emb)} usable item(s): a profile needs at least 2 "
+                         f"({folder.report}).")
+    return emb
 
 
 def _stored_default(kb, content: str, probe: str, name: str | None) -> Profile | None:
