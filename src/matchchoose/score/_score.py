@@ -133,6 +133,9 @@ def score_images(generated, reference, *, probe: str | Probe = "clip", probe_opt
     gen_folder, ref_folder = _folder(generated, "generated"), _folder(reference, "reference")
     gen = _embed(gen_folder, probe, batch_size, progress).astype(np.float64)
     ref = _embed(ref_folder, probe, batch_size, progress, cache=cache).astype(np.float64)
+    # KID and CMMD run on the probe's GPU when it has one (equal to the CPU's to rounding).
+    device = getattr(probe, "device", None)
+    device = device if device is not None and str(device).startswith("cuda") else None
     scores = []
     for kind in kinds:
         std, details = None, {}
@@ -140,10 +143,11 @@ def score_images(generated, reference, *, probe: str | Probe = "clip", probe_opt
             value = frechet_distance(*gaussian_stats(gen), *gaussian_stats(ref))
         elif kind == "kid":
             size = min(kid_subset_size, len(gen), len(ref))
-            value, std = kid(gen, ref, n_subsets=kid_subsets, subset_size=size, random_state=random_state)
+            value, std = kid(gen, ref, n_subsets=kid_subsets, subset_size=size, random_state=random_state,
+                             device=device)
             details = {"kid_subsets": kid_subsets, "kid_subset_size": size, "seed": random_state}
         else:
-            value = cmmd(gen, ref)
+            value = cmmd(gen, ref, device=device)
         scores.append(Score(metric=metric_name(kind, probe.key), kind=kind, value=float(value),
                             std=None if std is None else float(std), n_generated=len(gen), n_reference=len(ref),
                             probe=probe.key, preprocess=probe.preprocess, details=details))
