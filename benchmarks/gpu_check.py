@@ -265,19 +265,25 @@ def probe_check(root: Path, device, *, tiny: bool, n: int) -> dict:
             "dim": int(embeddings.shape[1])}
 
 
-def distance_check(n: int, dim: int) -> dict:
+def distance_check(n: int, dim: int, device) -> dict:
+    """KID and CMMD with NumPy on the CPU and, beside a GPU, with torch on it (``device=``)."""
     import numpy as np
 
     from matchchoose.profile import cmmd, kid
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(n, dim)), rng.normal(size=(n, dim)) + 0.1
-    t0 = time.perf_counter()
-    kid_value, _ = kid(x, y, n_subsets=100, subset_size=min(1000, n))
-    t1 = time.perf_counter()
-    cmmd_value = cmmd(x, y)
-    t2 = time.perf_counter()
-    return {"kid_s": t1 - t0, "cmmd_s": t2 - t1, "kid": kid_value, "cmmd": cmmd_value}
+    out = {}
+    for where in ([None, str(device)] if device.type == "cuda" else [None]):
+        suffix = "" if where is None else "_gpu"
+        kid(x[:8], y[:8], n_subsets=1, subset_size=4, device=where)  # warm-up (CUDA context, kernels)
+        t0 = time.perf_counter()
+        out["kid" + suffix], _ = kid(x, y, n_subsets=100, subset_size=min(1000, n), device=where)
+        t1 = time.perf_counter()
+        out["cmmd" + suffix] = cmmd(x, y, device=where)
+        t2 = time.perf_counter()
+        out["kid" + suffix + "_s"], out["cmmd" + suffix + "_s"] = t1 - t0, t2 - t1
+    return out
 
 
 def determinism_check(model: Path, images: Path, recipe, device) -> dict:
@@ -368,7 +374,7 @@ def run(args) -> tuple[list, bool]:
             check("sd: determinism", lambda m=model, i=det_images: determinism_check(m, i, det_recipe, device))
     check("clip probe", lambda: probe_check(root, device, tiny=args.tiny, n=32 if args.tiny else 4096))
     n, dim = (300, 16) if args.tiny else (10_000, 768)
-    check(f"kid/cmmd {n}x{dim}", lambda: distance_check(n, dim))
+    check(f"kid/cmmd {n}x{dim}", lambda: distance_check(n, dim, device))
     return rows, failed
 
 
