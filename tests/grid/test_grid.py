@@ -99,14 +99,24 @@ def test_a_killed_grid_resumes_with_nothing_lost(tiny_models, captioned, tmp_pat
     kb_path = tmp_path / "kb.sqlite"
     spec = _spec(tiny_models, captioned, tmp_path / "runs", recipe={**RECIPE, "steps": 6})
     # A separate process (not a fork of this one, whose torch thread pools may already be running).
-    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(kb_path), json.dumps(dataclasses.asdict(spec))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its stderr goes to a file (a pipe nobody reads could fill and block it), shown if it dies early.
+    stderr = tmp_path / "driver.stderr"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(kb_path), json.dumps(dataclasses.asdict(spec))],
+                                stdout=subprocess.DEVNULL, stderr=err)
     kb = KnowledgeBase(kb_path)
     deadline = time.time() + 240
     while time.time() < deadline:  # kill it once the first cell is done and the second one has started
+        if proc.poll() is not None:
+            pytest.fail(f"The grid driver exited (code {proc.returncode}) before the test could kill it mid-grid; "
+                        f"its stderr:\n{stderr.read_text()[-4000:]}")
         if kb._exists() and "done" in set(kb.grid_cells()["state"]) and "running" in set(kb.grid_cells()["state"]):
             break
         time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"The grid driver had not finished a cell and started the next after 240 s; its stderr:\n"
+                    f"{stderr.read_text()[-4000:]}")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = kb.grid_cells()
