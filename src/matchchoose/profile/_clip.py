@@ -81,12 +81,18 @@ class ClipProbe(Probe):
         self.mode: ResizeCropNormalize = clip_mode(_preprocessor_folder(source), int(config.image_size))
         self.preprocess = self.mode.name
 
-    def _embed_batch(self, items: list) -> np.ndarray:
+    def _prepare(self, items: list) -> np.ndarray:
+        return self.mode(items)
+
+    def _embed_prepared(self, prepared: np.ndarray) -> np.ndarray:
         torch = self._torch
-        pixels = torch.from_numpy(self.mode(items)).to(self.device, self.dtype)
+        pixels = torch.from_numpy(prepared).to(self.device, self.dtype)
         with torch.inference_mode():
             out = self.model(pixel_values=pixels).image_embeds
         return out.float().cpu().numpy()
+
+    def _embed_batch(self, items: list) -> np.ndarray:
+        return self._embed_prepared(self._prepare(items))
 
 
 def _preprocessor_folder(source) -> str | None:

@@ -540,9 +540,15 @@ class Dinov2Probe(Probe):
                              .to(self.device, self.dtype))
         return out.last_hidden_state.float().cpu().numpy()
 
-    def _embed_batch(self, items: list) -> np.ndarray:
+    def _prepare(self, items: list) -> np.ndarray:
+        return self.mode(items)
+
+    def _embed_prepared(self, prepared: np.ndarray) -> np.ndarray:
         torch = self._torch
-        pixels = torch.from_numpy(self.mode(items)).to(self.device, self.dtype)
+        pixels = torch.from_numpy(prepared).to(self.device, self.dtype)
         with torch.inference_mode():
             out = self.model(pixel_values=pixels).pooler_output
         return out.float().cpu().numpy()
+
+    def _embed_batch(self, items: list) -> np.ndarray:
+        return self._embed_prepared(self._prepare(items))

@@ -327,25 +327,52 @@ class ImageFolder:
         with img:
             return to_rgb(img)
 
-    def iter_rgb(self, batch_size: int = 32):
+    def _decode(self, rel: str):
+        """``(RGB image, None)`` or ``(None, reason)`` for item ``rel``."""
+        img, reason = _open_checked(self.root / rel, self._max_pixels, decode=True)
+        if img is None:
+            return None, reason
+        with img:
+            return to_rgb(img), None
+
+    def _decoded(self, workers: int):
+        """``_decode`` of every item in order; with ``workers``, decoded ahead in threads (PIL releases
+        the GIL while decoding and resizing), at most ``4 * workers`` images in flight."""
+        rels = [rel for rel, _ in self.items]
+        if not workers:
+            yield from map(self._decode, rels)
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mnc-decode") as pool:
+            pending = deque()
+            for rel in rels:
+                pending.append(pool.submit(self._decode, rel))
+                if len(pending) >= 4 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def iter_rgb(self, batch_size: int = 32, *, workers: int = 0):
         """Yield ``(indices, images)`` batches of at most ``batch_size`` RGB images, in :attr:`items` order.
 
         An image that fails to decode (possible with ``verify="header"``) is left out of its batch
-        and recorded in :attr:`report`; ``indices`` say which items the images are.
+        and recorded in :attr:`report`; ``indices`` say which items the images are. ``workers``:
+        decode in that many threads ahead of the consumer (the same images, in the same order).
         """
         batch_size = check_int("batch_size", batch_size, low=1, owner="ImageFolder.iter_rgb")
+        workers = check_int("workers", workers, low=0, owner="ImageFolder.iter_rgb")
         seen = {s.path for s in self.report.skipped}
         indices, images = [], []
-        for i, (rel, _) in enumerate(self.items):
-            img, reason = _open_checked(self.root / rel, self._max_pixels, decode=True)
+        for i, ((rel, _), (img, reason)) in enumerate(zip(self.items, self._decoded(workers))):
             if img is None:
                 if rel not in seen:
                     self.report.skipped.append(SkippedImage(rel, reason))
                     self.report.n_ok -= 1
                     seen.add(rel)
                 continue
-            with img:
-                images.append(to_rgb(img))
+            images.append(img)
             indices.append(i)
             if len(images) == batch_size:
                 yield indices, images

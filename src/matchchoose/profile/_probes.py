@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
+from collections import deque
 from typing import Callable, Iterable
 
 import numpy as np
@@ -82,6 +84,10 @@ class Probe:
         if isinstance(items, (str, bytes)):
             raise InputError(f"Probe {self.key!r} embeds an iterable of items; got one string (its characters "
                              "would be embedded one by one). Pass a list: probe.embed([text]).")
+        workers = self.preprocess_workers()
+        if workers and type(self)._prepare is not Probe._prepare:
+            return self._embed_parallel(items, batch_size, workers, _Progress(progress, total,
+                                                                              f"embedding with {self.key}"))
         out = []
         bar = _Progress(progress, total, f"embedding with {self.key}")
         with bar:
@@ -95,6 +101,54 @@ class Probe:
             if batch:
                 out.append(self._checked(self._embed_batch(batch), len(batch)))
                 bar.advance(len(batch))
+        if not out:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    # Image probes split _embed_batch into _prepare (CPU: resize, crop, normalise) and
+    # _embed_prepared (the model), so that beside a GPU the next batches are prepared in worker
+    # threads while the model runs (PIL and NumPy release the GIL in the heavy parts).
+    def _prepare(self, items: list):
+        """CPU-side preparation of a batch (default: none)."""
+        return items
+
+    def _embed_prepared(self, prepared) -> np.ndarray:
+        """Embeddings of a batch :meth:`_prepare` returned."""
+        return self._embed_batch(prepared)
+
+    def preprocess_workers(self) -> int:
+        """Threads preparing batches ahead: up to 4 when the probe runs on a GPU, else none (on the CPU
+        they would compete with the model for the same cores)."""
+        device = getattr(self, "device", None)
+        if device is None or not str(device).startswith("cuda"):
+            return 0
+        return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+    def _embed_parallel(self, items, batch_size: int, workers: int, bar) -> np.ndarray:
+        """:meth:`embed` with :meth:`_prepare` in ``workers`` threads, up to ``2 * workers`` batches
+        ahead; the same embeddings, in the same order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        out, pending = [], deque()
+
+        def finish():
+            n, future = pending.popleft()
+            out.append(self._checked(self._embed_prepared(future.result()), n))
+            bar.advance(n)
+
+        with bar, ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mnc-probe") as pool:
+            batch = []
+            for item in items:
+                batch.append(item)
+                if len(batch) == batch_size:
+                    pending.append((len(batch), pool.submit(self._prepare, batch)))
+                    batch = []
+                    if len(pending) > 2 * workers:
+                        finish()
+            if batch:
+                pending.append((len(batch), pool.submit(self._prepare, batch)))
+            while pending:
+                finish()
         if not out:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)

@@ -147,7 +147,7 @@ def _embed(probe: Probe, folder: ImageFolder, root: Path, *, batch_size, progres
         emb = probe.embed(texts, batch_size=batch_size, progress=progress, total=len(texts))
     else:
         bs = batch_size or probe.batch_size
-        images = (img for _, batch in folder.iter_rgb(bs) for img in batch)
+        images = (img for _, batch in folder.iter_rgb(bs, workers=probe.preprocess_workers()) for img in batch)
         emb = probe.embed(images, batch_size=bs, progress=progress, total=len(folder))
     if len(emb) < 2:
         raise InputError(f"{str(root)!r} has {len(emb)} usable item(s): a profile needs at least 2 "

@@ -91,7 +91,7 @@ def _embed(folder: ImageFolder, probe: Probe, batch_size, progress, cache=None) 
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
     bs = batch_size or probe.batch_size
-    images = (img for _, batch in folder.iter_rgb(bs) for img in batch)
+    images = (img for _, batch in folder.iter_rgb(bs, workers=probe.preprocess_workers()) for img in batch)
     emb = probe.embed(images, batch_size=bs, progress=progress, total=len(folder))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
