@@ -46,6 +46,20 @@ def fresh_embedding_memory():
 
 
 @pytest.fixture
+def one_line_error():
+    """``one_line_error(code, err, *fragments)``: the CLI failed with exit code 2 and one line on stderr,
+    no traceback, naming every fragment (what the user must read: the file, the column, the fix)."""
+
+    def check(code, err, *fragments):
+        assert code == 2, (code, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        for fragment in fragments:
+            assert fragment in err, (fragment, err)
+
+    return check
+
+
+@pytest.fixture
 def mnc(capsys):
     """``mnc(*args)``: run the CLI in-process; return ``(exit code, stdout, stderr)``."""
     from matchchoose.cli import main

@@ -21,14 +21,6 @@ def files(tmp_path):
     return tmp_path
 
 
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-
-
 def test_import_info_and_reimport(mnc, files):
     kb = files / "kb.sqlite"
     code, out, _ = mnc("kb", "import", files / "r.csv", "--kind", "results", "--kb", kb)
@@ -44,17 +36,17 @@ def test_import_info_and_reimport(mnc, files):
     assert KnowledgeBase(kb).summary()["results"] == {"accuracy": 4}
 
 
-def test_bad_value_is_one_line_error(mnc, files):
+def test_bad_value_is_one_line_error(mnc, files, one_line_error):
     (files / "bad.csv").write_text("model,dataset,metric,value\na,x,accuracy,0.5\nb,x,accuracy,high\n")
     code, _, err = mnc("kb", "import", files / "bad.csv", "--kind", "results", "--kb", files / "kb.sqlite")
-    assert_one_line_error(code, err, "bad.csv", "line 3", "column 'value'", "'high' is not a finite number")
+    one_line_error(code, err, "bad.csv", "line 3", "column 'value'", "'high' is not a finite number")
 
 
-def test_undeclared_metric_then_declare(mnc, files):
+def test_undeclared_metric_then_declare(mnc, files, one_line_error):
     kb = files / "kb.sqlite"
     (files / "bleu.csv").write_text("model,dataset,metric,value\na,x,bleu,30\n")
     code, _, err = mnc("kb", "import", files / "bleu.csv", "--kind", "results", "--kb", kb)
-    assert_one_line_error(code, err, "bleu.csv", "line 2", "column 'metric'", "mnc kb metric add bleu")
+    one_line_error(code, err, "bleu.csv", "line 2", "column 'metric'", "mnc kb metric add bleu")
     code, out, _ = mnc("kb", "metric", "add", "bleu", "--higher-is-better", "--description", "BLEU",
                        "--kb", kb)
     assert code == 0 and "declared: higher is better" in out
@@ -63,7 +55,7 @@ def test_undeclared_metric_then_declare(mnc, files):
     code, out, _ = mnc("kb", "metric", "list", "--kb", kb)
     assert code == 0 and "bleu" in out and "clip_fid" in out and "lower is better" in out
     code, _, err = mnc("kb", "metric", "add", "bleu", "--lower-is-better", "--kb", kb)
-    assert_one_line_error(code, err, "'bleu' is already declared higher-is-better")
+    one_line_error(code, err, "'bleu' is already declared higher-is-better")
 
 
 def test_import_declares_direction(mnc, files):
@@ -91,19 +83,19 @@ def test_export_round_trips(mnc, files):
     assert pd.read_csv(files / "out.csv").columns.tolist() == ["model", "dataset", "metric", "value", "seed"]
 
 
-def test_missing_kb_and_missing_file(mnc, files):
+def test_missing_kb_and_missing_file(mnc, files, one_line_error):
     code, _, err = mnc("kb", "info", "--kb", files / "none.sqlite")
-    assert_one_line_error(code, err, "No knowledge base at", "none.sqlite")
+    one_line_error(code, err, "No knowledge base at", "none.sqlite")
     code, _, err = mnc("kb", "import", files / "nope.csv", "--kind", "results", "--kb", files / "kb.sqlite")
-    assert_one_line_error(code, err, "nope.csv: no such file")
+    one_line_error(code, err, "nope.csv: no such file")
 
 
-def test_unknown_distance_dataset_mentions_add_datasets(mnc, files):
+def test_unknown_distance_dataset_mentions_add_datasets(mnc, files, one_line_error):
     kb = files / "kb.sqlite"
     mnc("kb", "import", files / "r.csv", "--kind", "results", "--kb", kb)
     (files / "d2.csv").write_text("dataset_a,dataset_b,metric,value\nx,z,fd,1\n")
     code, _, err = mnc("kb", "import", files / "d2.csv", "--kind", "distances", "--kb", kb)
-    assert_one_line_error(code, err, "d2.csv", "line 2", "column 'dataset_b'", "--add-datasets")
+    one_line_error(code, err, "d2.csv", "line 2", "column 'dataset_b'", "--add-datasets")
     code, _, _ = mnc("kb", "import", files / "d2.csv", "--kind", "distances", "--add-datasets", "--kb", kb)
     assert code == 0
 

@@ -19,14 +19,6 @@ from matchchoose.features import default_zoo_dir
 from matchchoose.kb import KnowledgeBase, import_frame
 
 
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-
-
 def test_list_and_show(mnc):
     code, out, _ = mnc("zoo", "list")
     assert code == 0 and "Model zoo (19 models)" in out
@@ -79,26 +71,26 @@ def test_add_folder_then_list(mnc, tmp_path):
     assert code == 0 and "from kb" in out
 
 
-def test_add_errors_are_one_line(mnc, tmp_path, monkeypatch):
+def test_add_errors_are_one_line(mnc, tmp_path, monkeypatch, one_line_error):
     kb = tmp_path / "kb.sqlite"
     code, _, err = mnc("zoo", "add", tmp_path / "nowhere", "--kb", kb)
-    assert_one_line_error(code, err, "nowhere", "not a folder")
+    one_line_error(code, err, "nowhere", "not a folder")
     bad = tmp_path / "bad"
     (bad / "unet").mkdir(parents=True)
     (bad / "model_index.json").write_text('{"_class_name": "P", "unet": ["diffusers", "UNet2DConditionModel"]}')
     (bad / "unet" / "config.json").write_text("{not json")
     code, _, err = mnc("zoo", "add", bad, "--kb", kb)
-    assert_one_line_error(code, err, "bad/unet/config.json: malformed JSON")
+    one_line_error(code, err, "bad/unet/config.json: malformed JSON")
     pytest.importorskip("huggingface_hub")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     code, _, err = mnc("zoo", "add", "someone/some-pipeline", "--kb", kb)
-    assert_one_line_error(code, err, "hf://someone/some-pipeline", "offline", "pass a local diffusers folder")
+    one_line_error(code, err, "hf://someone/some-pipeline", "offline", "pass a local diffusers folder")
     code, _, err = mnc("zoo", "show", "nope")
-    assert_one_line_error(code, err, "Model 'nope' is not in the zoo")
+    one_line_error(code, err, "Model 'nope' is not in the zoo")
     assert not kb.exists()  # the failed adds created nothing
 
 
-def test_importance_table_and_png(mnc, tmp_path):
+def test_importance_table_and_png(mnc, tmp_path, one_line_error):
     kb_path = tmp_path / "kb.sqlite"
     rng = np.random.default_rng(0)
     models = ["sd15", "sdxl-base", "segmind-vega", "pixart-sigma-512", "flux1-dev"]
@@ -115,7 +107,7 @@ def test_importance_table_and_png(mnc, tmp_path):
     assert "Feature importance: random_forest on clip_fid" in out and "Remaining" in out
     assert png.stat().st_size > 10_000
     code, _, err = mnc("zoo", "importance", "--kb", kb_path, "--metric", "clip_fid", "--predictor", "mlp")
-    assert_one_line_error(code, err, "has no feature importances")
+    one_line_error(code, err, "has no feature importances")
 
 
 def test_every_command_has_an_example(mnc):

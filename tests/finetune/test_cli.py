@@ -16,13 +16,7 @@ def test_finetune_is_registered():
     assert cli.commands["finetune"] is finetune_command
 
 
-def one_line_error(code, err, *fragments):
-    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-
-
-def test_train_then_resume_with_the_checkpoints_recipe(mnc, tiny, images, tmp_path):
+def test_train_then_resume_with_the_checkpoints_recipe(mnc, tiny, images, tmp_path, one_line_error):
     out = tmp_path / "run"
     code, stdout, err = mnc("finetune", "--model", tiny("sd"), "--dataset", images, "--out", out,
                             "--steps", 2, "--batch-size", 2, "--lr", 1e-3, "--resolution", 16, "--rank", 2,
@@ -57,14 +51,14 @@ def test_recipe_file_and_save_recipe(mnc, tiny, images, tmp_path):
     ("steps = 3\nlearning_rat = 1e-4\n", ["bad.toml", "unknown recipe key 'learning_rat'"]),
     ("steps = 0\n", ["bad.toml", "'steps' must be an integer >= 1"]),
 ])
-def test_recipe_file_errors_are_one_line(mnc, tiny, images, tmp_path, text, fragments):
+def test_recipe_file_errors_are_one_line(mnc, tiny, images, tmp_path, text, fragments, one_line_error):
     (tmp_path / "bad.toml").write_text(text)
     code, _, err = mnc("finetune", "--model", tiny("sd"), "--dataset", images, "--out", tmp_path / "o",
                        "--recipe", tmp_path / "bad.toml")
     one_line_error(code, err, *fragments)
 
 
-def test_unknown_family_and_bad_flag_values(mnc, images, tmp_path, tiny):
+def test_unknown_family_and_bad_flag_values(mnc, images, tmp_path, tiny, one_line_error):
     code, _, err = mnc("finetune", "--model", default_zoo_dir() / "kolors", "--dataset", images, "--out",
                        tmp_path / "o")
     one_line_error(code, err, "'KolorsPipeline' is not supported", "sd (StableDiffusionPipeline)", "sana")

@@ -30,14 +30,6 @@ def stored(tmp_path):
     return path
 
 
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err, (fragment, err)
-
-
 # ----------------------------------------------------------------- accepted garbage, now refused
 @pytest.mark.parametrize(("text", "where", "what"), [
     ("model,dataset,metric,value\na,x,fid,-3\n", "line 2, column 'value'", "-3.0 is negative, but 'fid' is a distance"),
@@ -111,18 +103,18 @@ def test_unterminated_quote_is_named_at_its_line(kb, tmp_path):
 
 
 # ----------------------------------------------------------------- the file itself
-def test_kb_whose_parent_is_a_file(tmp_path, mnc):
+def test_kb_whose_parent_is_a_file(tmp_path, mnc, one_line_error):
     (tmp_path / "ok.csv").write_text(RESULTS)
     (tmp_path / "plain").write_text("not a folder")
     with pytest.raises(KnowledgeBaseError, match=r"plain is a file, not a folder; choose another --kb path"):
         import_table(KnowledgeBase(tmp_path / "plain" / "kb.sqlite"), tmp_path / "ok.csv", "results")
     code, _, err = mnc("kb", "import", tmp_path / "ok.csv", "--kind", "results", "--kb", tmp_path / "plain" / "k")
-    assert_one_line_error(code, err, "is a file, not a folder")
+    one_line_error(code, err, "is a file, not a folder")
     assert (tmp_path / "plain").read_text() == "not a folder"
 
 
 @pytest.mark.parametrize("version", ["abc", "-1", "0", "1.5"])
-def test_damaged_schema_version(stored, version, mnc):
+def test_damaged_schema_version(stored, version, mnc, one_line_error):
     with sqlite3.connect(stored) as conn:
         conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
     conn.close()
@@ -131,13 +123,13 @@ def test_damaged_schema_version(stored, version, mnc):
                                                  "is damaged"):
         KnowledgeBase(stored).summary()
     code, _, err = mnc("kb", "info", "--kb", stored)
-    assert_one_line_error(code, err, "not a positive integer")
+    one_line_error(code, err, "not a positive integer")
     code, _, err = mnc("kb", "import", stored.parent / "ok.csv", "--kind", "results", "--kb", stored)
-    assert_one_line_error(code, err, "not a positive integer")
+    one_line_error(code, err, "not a positive integer")
     assert _digest(stored) == before
 
 
-def test_foreign_sqlite_file_is_refused_without_being_written(tmp_path, mnc):
+def test_foreign_sqlite_file_is_refused_without_being_written(tmp_path, mnc, one_line_error):
     path = tmp_path / "other.db"
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE notes (text TEXT)")
@@ -146,9 +138,9 @@ def test_foreign_sqlite_file_is_refused_without_being_written(tmp_path, mnc):
     before = _digest(path)
     (tmp_path / "ok.csv").write_text(RESULTS)
     code, _, err = mnc("kb", "import", tmp_path / "ok.csv", "--kind", "results", "--kb", path)
-    assert_one_line_error(code, err, "not a matchchoose knowledge base")
+    one_line_error(code, err, "not a matchchoose knowledge base")
     code, _, err = mnc("kb", "info", "--kb", path)
-    assert_one_line_error(code, err, "not a matchchoose knowledge base")
+    one_line_error(code, err, "not a matchchoose knowledge base")
     assert _digest(path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.csv", "other.db"]  # no -wal, no -shm
     with sqlite3.connect(path) as conn:
@@ -156,7 +148,7 @@ def test_foreign_sqlite_file_is_refused_without_being_written(tmp_path, mnc):
     conn.close()
 
 
-def test_read_only_kb_can_be_read_and_refuses_writes(stored, tmp_path, monkeypatch, mnc):
+def test_read_only_kb_can_be_read_and_refuses_writes(stored, tmp_path, monkeypatch, mnc, one_line_error):
     # Tests may run as root, for whom chmod does not bite: make the store see the file as read-only.
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode == os.W_OK and str(p).startswith(
@@ -167,18 +159,18 @@ def test_read_only_kb_can_be_read_and_refuses_writes(stored, tmp_path, monkeypat
     assert "results" in out
     assert KnowledgeBase(stored).records("fid").utility_matrix().shape == (2, 2)
     code, _, err = mnc("kb", "import", tmp_path / "ok.csv", "--kind", "results", "--kb", stored)
-    assert_one_line_error(code, err, "is read-only: make it (and its folder) writable")
+    one_line_error(code, err, "is read-only: make it (and its folder) writable")
     with pytest.raises(KnowledgeBaseError, match="is read-only"):
         KnowledgeBase(stored).declare_metric("bleu", higher_is_better=True)
     assert _digest(stored) == before
     assert not (tmp_path / "kb.sqlite-journal").exists()
 
 
-def test_failed_first_import_leaves_no_file_or_folder(tmp_path, mnc):
+def test_failed_first_import_leaves_no_file_or_folder(tmp_path, mnc, one_line_error):
     (tmp_path / "bad.csv").write_text("model,dataset,metric,value\na,x,fid,1\nb,x,fid,oops\n")
     target = tmp_path / "new" / "sub" / "kb.sqlite"
     code, _, err = mnc("kb", "import", tmp_path / "bad.csv", "--kind", "results", "--kb", target)
-    assert_one_line_error(code, err, "line 3, column 'value'")
+    one_line_error(code, err, "line 3, column 'value'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]
     code, _, err = mnc("kb", "import", tmp_path / "bad.csv", "--kind", "results", "--kb", tmp_path / "kb.sqlite")
     assert code == 2 and not (tmp_path / "kb.sqlite").exists()
@@ -193,13 +185,13 @@ def test_failed_import_into_existing_empty_kb_keeps_it(tmp_path):
     assert path.exists() and KnowledgeBase(path).metric("bleu").higher_is_better
 
 
-def test_export_under_a_file_is_one_line(stored, tmp_path, mnc):
+def test_export_under_a_file_is_one_line(stored, tmp_path, mnc, one_line_error):
     (tmp_path / "plain").write_text("x")
     code, _, err = mnc("kb", "export", "--kind", "results", "--out", tmp_path / "plain" / "r.csv", "--kb", stored)
-    assert_one_line_error(code, err, "plain is a file, not a folder: choose another output path")
+    one_line_error(code, err, "plain is a file, not a folder: choose another output path")
 
 
-def test_cli_turns_any_os_error_into_one_line(tmp_path, mnc, monkeypatch):
+def test_cli_turns_any_os_error_into_one_line(tmp_path, mnc, monkeypatch, one_line_error):
     import matchchoose.cli._kb as kb_cli
 
     def full_disk(*args, **kwargs):
@@ -207,4 +199,4 @@ def test_cli_turns_any_os_error_into_one_line(tmp_path, mnc, monkeypatch):
 
     monkeypatch.setattr(kb_cli, "export_table", full_disk)
     code, _, err = mnc("kb", "export", "--out", tmp_path / "r.csv", "--kb", tmp_path / "missing.sqlite")
-    assert_one_line_error(code, err, "No space left on device", "r.csv")
+    one_line_error(code, err, "No space left on device", "r.csv")
