@@ -158,6 +158,14 @@ class Evidence:
         self.final_ = _stack([d.final[self.models].to_numpy(float) for d in training], (n,))
         self.gain_ = self._gains()
         self._weights: dict = {}
+        self._held: list | None = None
+        self.replays_: dict = {}  # schedule -> regrets on the training datasets (see _procedure)
+
+    def held_out(self) -> list:
+        """``[self.without(i) for each training dataset i]``, made once."""
+        if self._held is None:
+            self._held = [self.without(i) for i in range(len(self.prior_))]
+        return self._held
 
     def without(self, i: int) -> Evidence:
         """The same evidence learned without training dataset ``i`` (to replay a schedule on ``i``
@@ -170,7 +178,7 @@ class Evidence:
         other.prior_, other.at_, other.final_ = self.prior_[keep], self.at_[keep], self.final_[keep]
         other.zero_shot_ = None if self.zero_shot_ is None else self.zero_shot_[keep]
         other.gain_ = other._gains()
-        other._weights = {}
+        other._weights, other._held, other.replays_ = {}, None, {}
         return other
 
     def _gains(self) -> np.ndarray:

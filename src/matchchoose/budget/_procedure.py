@@ -127,27 +127,49 @@ def _execute(schedule, evidence: Evidence, prior: np.ndarray, zero_shot, observe
     return int(alive[0]), alive, score
 
 
-def _replay(schedules, evidence: Evidence):
-    """The schedule with the least mean normalised regret when replayed on the training curves
-    (ties: more often the best, then cheaper, then the earlier in ``schedules``), each dataset
-    replayed with evidence learned without it."""
-    final = evidence.final_
-    span = final.max(axis=1) - final.min(axis=1)
-    # Cross-fitted: dataset i is replayed with evidence learned from the others only.
-    held = [evidence.without(i) for i in range(len(final))]
-    best_key, best = None, schedules[0]
-    for schedule in schedules:
+def _regrets(schedule, evidence: Evidence) -> np.ndarray:
+    """Normalised regret of ``schedule`` on each training dataset, replayed with evidence learned
+    without that dataset (cross-fitted: its own final ranking must not shape what judges it)."""
+    cache = evidence.replays_
+    if schedule not in cache:
+        final = evidence.final_
+        span = final.max(axis=1) - final.min(axis=1)
+        held = evidence.held_out()
         picks = np.array([
             _execute(schedule, held[i], evidence.prior_[i], None if evidence.zero_shot_ is None
                      else evidence.zero_shot_[i], lambda m, j, i=i: evidence.at_[i, m, j])[0]
             for i in range(len(final))])
         gap = final.max(axis=1) - final[np.arange(len(final)), picks]
-        regret = np.where(span > 0, gap / np.where(span > 0, span, 1.0), 0.0)
-        key = (round(float(regret.mean()), 12), -int(np.sum(gap <= 0)),
-               schedule_cost(schedule, evidence.fidelities))
-        if best_key is None or key < best_key:
-            best_key, best = key, schedule
-    return best
+        cache[schedule] = np.where(span > 0, gap / np.where(span > 0, span, 1.0), 0.0)
+    return cache[schedule]
+
+
+def _replay(schedules, evidence: Evidence):
+    """The schedule to run: among those whose replayed mean regret is within one standard error
+    (paired, over the training datasets) of the least, the one that sees the most models at the
+    target, then the cheapest.
+
+    Picking the least replayed regret outright chases noise among near-ties (hundreds of schedules,
+    tens of datasets); an observation at the target is the truth itself, so among schedules the
+    replay cannot tell apart, the one ending with more models there is the safer bet (the
+    one-standard-error rule of Breiman et al. 1984, with "simple" read as "least extrapolated").
+    When some schedule never errs on the training datasets, the cheapest such one runs.
+    """
+    regrets = {s: _regrets(s, evidence) for s in schedules}
+    best = min(schedules, key=lambda s: (regrets[s].mean(), schedule_cost(s, evidence.fidelities)))
+    n = len(regrets[best])
+    last = len(evidence.fidelities) - 1
+
+    def tied(s) -> bool:
+        diff = regrets[s] - regrets[best]
+        return diff.mean() <= (diff.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0) + 1e-12
+
+    if not regrets[best].any():  # flawless on every training dataset: no noise to guard against
+        return min((s for s in schedules if not regrets[s].any()),
+                   key=lambda s: (schedule_cost(s, evidence.fidelities), s))
+    at_target = lambda s: s[-1][1] if s and s[-1][0] == last else 0  # noqa: E731
+    return min((s for s in schedules if tied(s)),
+               key=lambda s: (-at_target(s), schedule_cost(s, evidence.fidelities), regrets[s].mean(), s))
 
 
 def _default_schedule(schedules, fidelities):
@@ -159,6 +181,22 @@ def _default_schedule(schedules, fidelities):
     if not chains:
         return ()
     return max(chains, key=lambda s: (s[-1][0], s[0][1]))
+
+
+_CACHE: list = []  # (history, models, rungs, use_zero_shot, Evidence) of the last few calls
+
+
+def _evidence(history, models, rungs, use_zs) -> Evidence:
+    """The Evidence for these inputs, reused across calls with the same ``history`` object (a
+    simulation runs several budgets per held-out dataset: the replays are shared)."""
+    for entry in _CACHE:
+        if entry[0] is history and entry[1:4] == (models, rungs, use_zs):
+            return entry[4]
+    evidence = Evidence(history, models, rungs, use_zs)
+    if history is not None:
+        _CACHE.insert(0, (history, list(models), list(rungs), use_zs, evidence))
+        del _CACHE[4:]
+    return evidence
 
 
 def race(models, *, prior, run, budget: float, fidelities, higher_is_better: bool, zero_shot=None,
@@ -212,7 +250,7 @@ def race(models, *, prior, run, budget: float, fidelities, higher_is_better: boo
     entry = prior[models].to_numpy(float)
     if prior_std is not None:
         entry = entry + kappa * pd.Series(prior_std, dtype=float).reindex(models).fillna(0.0).to_numpy()
-    evidence = Evidence(history, models, rungs, use_zs)
+    evidence = _evidence(history, models, rungs, use_zs)
     schedules = plan_schedules(len(models), rungs, budget)
     schedule = _replay(schedules, evidence) if evidence.learned else _default_schedule(schedules, rungs)
     ledger = Ledger(run, budget)
