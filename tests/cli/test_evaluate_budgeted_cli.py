@@ -66,3 +66,11 @@ def test_budgeted_needs_curves_and_sane_budgets(curves_kb, tmp_path, mnc):
     assert code == 2 and "'2' is not a fraction of the exhaustive grid" in err and "Traceback" not in err
     code, _, err = mnc("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--budgeted", "--fidelity", "10")
     assert code == 2 and "drop --fidelity" in err
+
+
+def test_budgeted_on_a_kb_without_curves_fails_before_evaluating(tmp_path, mnc):
+    (tmp_path / "r.csv").write_text("model,dataset,metric,value\na,x,accuracy,0.5\nb,x,accuracy,0.6\n")
+    code, _, err = mnc("kb", "import", tmp_path / "r.csv", "--kind", "results", "--kb", tmp_path / "kb.sqlite")
+    assert code == 0, err
+    code, out, err = mnc("evaluate", "--kb", tmp_path / "kb.sqlite", "--metric", "accuracy", "--budgeted")
+    assert code == 2 and "has no learning curves for 'accuracy'" in err and "Leave-one-dataset-out" not in out

@@ -27,6 +27,17 @@ def parse_budgets(text: str) -> list:
     return sorted(set(budgets))
 
 
+def check_budgeted(kb, records, budgets: str, fidelity) -> list:
+    """Refuse ``--budgeted`` before the evaluation runs when it cannot work; return the budgets."""
+    fractions = parse_budgets(budgets)
+    if fidelity is not None:
+        raise InputError("--budgeted replays whole learning curves: drop --fidelity.")
+    if not kb.summary()["fidelities"].get(records.metric.name):
+        raise InputError(f"{kb.path} has no learning curves for {records.metric.name!r}: --budgeted needs results "
+                         "with a fidelity column (see 'mnc kb import').")
+    return fractions
+
+
 def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prior_method: str = "mnc") -> dict:
     """The budgeted blocks of ``mnc evaluate --json`` (see :func:`matchchoose.budget.simulate_budgeted`),
     the prior being ``prior_method``'s leave-one-dataset-out predicted scores in ``result``."""

@@ -124,11 +124,10 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
                               ablation=ablation, baselines=_split_list(baselines))
     levels = _parse_sparsity(sparsity)
     if budgeted:
-        from ._budgeted import parse_budgets
+        from ._budgeted import check_budgeted
 
-        budget_fractions = parse_budgets(budgets)
-        if fidelity is not None:
-            raise InputError("--budgeted replays whole learning curves: drop --fidelity.")
+        with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
+            budget_fractions = check_budgeted(kb, records, budgets, fidelity)
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
