@@ -95,6 +95,12 @@ class Recipe:
         rerun; costs about +21 % training time on a GPU. CPU runs are bit-identical either way.
         Left out of :meth:`to_dict` when false, so recipes written before it existed keep their
         hash.
+    cache_encodings : bool, default=False
+        Encode each distinct training image (after resize and crop) and caption once and reuse the
+        VAE posterior and text embeddings whenever the same content comes back (keyed by content;
+        :mod:`matchchoose.finetune._cache`): the frozen encoders stop running after the first
+        epoch. Equal to training without it to rounding, not bit for bit. Left out of
+        :meth:`to_dict` when false.
 
     Examples
     --------
@@ -134,6 +140,7 @@ class Recipe:
     keep_checkpoints: int | None = None
     low_memory: bool = False
     deterministic: bool = False
+    cache_encodings: bool = False
 
     # ---------------------------------------------------------------------------------- checks
     def __post_init__(self):
@@ -250,7 +257,7 @@ class Recipe:
 
 
 #: Fields added after recipes were first hashed (grid cells): written only when not at their default.
-_ADDED_LATER = ("deterministic",)
+_ADDED_LATER = ("deterministic", "cache_encodings")
 
 _INT_LIKE_FLOATS = ("learning_rate", "adam_beta1", "adam_beta2", "adam_epsilon", "weight_decay", "max_grad_norm",
                     "caption_dropout", "lora_alpha", "lora_dropout")
@@ -325,6 +332,7 @@ def _check(r: Recipe):
     _int(r, "keep_checkpoints", 1, allow_none=True)
     _bool(r, "low_memory")
     _bool(r, "deterministic")
+    _bool(r, "cache_encodings")
     if r.low_memory and r.mixed_precision == "fp16":
         _fail("mixed_precision", "'no' or 'bf16' with low_memory (low-memory mode trains in bfloat16 without "
               "loss scaling)", r.mixed_precision)

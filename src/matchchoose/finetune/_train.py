@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from .._errors import InputError, MatchChooseError
+from ._cache import EncodingCache
 from ._data import BatchPrefetcher, TrainingImages
 from ._device import (attention_backends, deterministic_algorithms, describe_backends, log, native_precision,
                       sdpa_context)
@@ -233,6 +234,7 @@ class _Trainer:
                 self.scaler = torch.amp.GradScaler("cuda")
         self.images = TrainingImages(self.data, r)
         self.prefetcher = None
+        self.cache = EncodingCache(self.family) if r.cache_encodings else None
         self.dataset_hash = self.data.content_hash()
         log.info("%s: training in %s on %s, attention backends: %s%s", self.model_path.name,
                  {"no": "float32"}.get(self.precision, self.precision), self.device, describe_backends(self.backends),
@@ -314,8 +316,12 @@ class _Trainer:
             gen = torch.Generator().manual_seed(_step_seed(r.seed, step, micro))
             batch = self.batch(step, micro)
             with torch.no_grad():
-                cond = fam.encode_prompts(batch.captions)
-                latents = fam.encode_images(batch.pixels, gen)
+                if self.cache is None:
+                    cond = fam.encode_prompts(batch.captions)
+                    latents = fam.encode_images(batch.pixels, gen)
+                else:
+                    cond = self.cache.encode_prompts(batch.captions)
+                    latents = self.cache.encode_images(batch.pixels, batch.keys, gen)
             if r.low_memory:
                 self.optimizer.begin_step(step, last=micro == k - 1)
             with sdpa_context(self.backends):
@@ -352,10 +358,10 @@ class _Trainer:
     def batch(self, step: int, micro: int):
         """Micro-batch ``micro`` of step ``step``: prefetched (and its pixels already on their way to the
         device, asynchronously from pinned memory) when a prefetcher runs."""
-        if self.prefetcher is None:
-            return self.images.micro_batch(step, micro)
-        batch = self.prefetcher.get(step, micro)
-        if self.device.type == "cuda":
+        batch = self.images.micro_batch(step, micro) if self.prefetcher is None else self.prefetcher.get(step, micro)
+        if self.cache is not None:
+            batch.keys = EncodingCache.image_keys(batch.pixels)
+        if self.prefetcher is not None and self.device.type == "cuda":
             batch.pixels = batch.pixels.to(self.device, non_blocking=True)
         return batch
 
@@ -411,6 +417,8 @@ class _Trainer:
                                           if self.device.type == "cuda" else ""),
             "precision": {"no": "float32"}.get(self.precision, self.precision),
             "attention_backends": describe_backends(self.backends),
+            **({"encoding_cache": {"hits": dict(self.cache.hits), "misses": dict(self.cache.misses)}}
+               if self.cache is not None else {}),
             "versions": _versions(),
             "steps": len(losses),
             "resumed_from": resumed_from,
@@ -425,6 +433,8 @@ class _Trainer:
         return adapter, run
 
     def cleanup(self):
+        if self.cache is not None:
+            self.cache.close()  # run.json was written: the counts are kept there
         if self.prefetcher is not None:
             self.prefetcher.close()
             self.prefetcher = None
