@@ -18,8 +18,8 @@ File layouts, by ``kind`` (CSV, ``.csv.gz`` or Parquet, chosen by extension):
     Re-importing updates the values (upsert), feature by feature.
 ``distances``
     ``dataset_a, dataset_b, metric, value`` (symmetric: stored once per pair; a diagonal must be 0
-    or empty; never negative), or a square matrix whose first column holds the row labels and whose header holds the same labels,
-    imported with ``metric=NAME``. Every dataset must already be known to the knowledge base
+    or empty; never negative), or a square matrix whose first column holds the row labels and whose
+    header holds the same labels, imported with ``metric=NAME``. Every dataset must already be known to the knowledge base
     (through results, prescores, features or earlier distances): a name seen nowhere else is most
     likely a typo, so it is an error unless ``add_datasets=True``.
 
