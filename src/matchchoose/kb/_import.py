@@ -19,9 +19,9 @@ File layouts, by ``kind`` (CSV, ``.csv.gz`` or Parquet, chosen by extension):
 ``distances``
     ``dataset_a, dataset_b, metric, value`` (symmetric: stored once per pair; a diagonal must be 0
     or empty; never negative), or a square matrix whose first column holds the row labels and whose
-    header holds the same labels, imported with ``metric=NAME``. Every dataset must already be known to the knowledge base
-    (through results, prescores, features or earlier distances): a name seen nowhere else is most
-    likely a typo, so it is an error unless ``add_datasets=True``.
+    header holds the same labels, imported with ``metric=NAME``. Every dataset must already be
+    known to the knowledge base (through results, prescores, features or earlier distances): a name
+    seen nowhere else is most likely a typo, so it is an error unless ``add_datasets=True``.
 
 In every kind, an empty cell or one reading NA, N/A, NaN, null or None (any case) is missing.
 Names are printable text (no NUL byte, newline or other control character); numbers are finite;
