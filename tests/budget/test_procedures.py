@@ -184,3 +184,14 @@ def test_bad_inputs_name_the_parameter():
     with pytest.raises(InputError, match="'fidelities' parameter of subtune"):
         subtune(["a"], prior=pd.Series({"a": 1.0}), run=lambda m, f: 0.0, budget=1, fidelities=[0, 1],
                 higher_is_better=True)
+
+
+def test_an_uncertain_prior_lets_a_model_enter_first():
+    values = {"a": [0.5, 0.6, 0.7], "b": [0.8, 0.85, 0.9]}
+    prior = pd.Series({"a": 1.0, "b": 0.5})
+    kwargs = dict(prior=prior, budget=1, fidelities=RUNGS, higher_is_better=True)
+    assert race(list(values), run=table_run(values), **kwargs).trace == [["a", 1.0, 0.5]]
+    sel = race(list(values), run=table_run(values), prior_std=pd.Series({"a": 0.0, "b": 1.0}), **kwargs)
+    assert (sel.pick, sel.trace) == ("b", [["b", 1.0, 0.8]])
+    sel = race(list(values), run=table_run(values), prior_std=pd.Series({"a": 0.0, "b": 1.0}), kappa=0.0, **kwargs)
+    assert sel.pick == "a"
