@@ -74,3 +74,19 @@ def test_budgeted_on_a_kb_without_curves_fails_before_evaluating(tmp_path, mnc):
     assert code == 0, err
     code, out, err = mnc("evaluate", "--kb", tmp_path / "kb.sqlite", "--metric", "accuracy", "--budgeted")
     assert code == 2 and "has no learning curves for 'accuracy'" in err and "Leave-one-dataset-out" not in out
+
+
+def test_evaluate_reads_the_target_fidelity_unless_told(curves_kb, tmp_path, mnc):
+    out = tmp_path / "eval.json"
+    args = ("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--predictor", "random_forest",
+            "--baselines", "oracle", "--json", out)
+    code, _, err = mnc(*args)
+    assert code == 0, err
+    target = json.loads(out.read_text())
+    code, _, err = mnc(*args, "--fidelity", "10")
+    assert code == 0, err
+    early = json.loads(out.read_text())
+    assert target["fidelity"] is None and early["fidelity"] == 10.0
+    truth = lambda r: {m: s for m, s in r["methods"]["oracle"]["per_dataset"]["d0"]["predicted_scores"].items()}  # noqa: E731
+    # The oracle scores with the truth: at 10 steps every FID is 40 / 10 - 40 / 40 = 3 higher than at 40 (± noise).
+    assert all(abs(-truth(early)[m] + truth(target)[m] - 3) < 1 for m in MODELS)
