@@ -45,6 +45,25 @@ def fresh_embedding_memory():
     _node2vec._MEMORY.clear()
 
 
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    """``tiny(name, **options)``: folder of a tiny random-weight pipeline (:mod:`matchchoose.finetune.tiny`),
+    built once per session and shared by the fine-tuning, sampling and grid tests (they only read it)."""
+    from matchchoose.finetune.tiny import build_tiny_pipeline
+
+    root = tmp_path_factory.mktemp("tiny_pipelines")
+    cache = {}
+
+    def build(name: str, **options):
+        key = (name, tuple(sorted(options.items())))
+        if key not in cache:
+            suffix = "".join(f"-{k}{v}" for k, v in sorted(options.items()))
+            cache[key] = build_tiny_pipeline(name, root / f"{name}{suffix}", **options)
+        return cache[key]
+
+    return build
+
+
 @pytest.fixture
 def one_line_error():
     """``one_line_error(code, err, *fragments)``: the CLI failed with exit code 2 and one line on stderr,

@@ -1,4 +1,4 @@
-"""Fixtures of the fine-tuning tests: tiny pipelines (built once per session) and a tiny dataset."""
+"""Fixtures of the fine-tuning tests: a tiny dataset, recipes, sampling (tiny pipelines: ``tiny`` in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -26,24 +26,6 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    """``tiny(name, **options)``: folder of a tiny random pipeline (see matchchoose.finetune.tiny), cached."""
-    from matchchoose.finetune.tiny import build_tiny_pipeline
-
-    root = tmp_path_factory.mktemp("tiny_pipelines")
-    cache = {}
-
-    def build(name: str, **options):
-        key = (name, tuple(sorted(options.items())))
-        if key not in cache:
-            suffix = "".join(f"-{k}{v}" for k, v in sorted(options.items()))
-            cache[key] = build_tiny_pipeline(name, root / f"{name}{suffix}", **options)
-        return cache[key]
-
-    return build
 
 
 @pytest.fixture(scope="session")

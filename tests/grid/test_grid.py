@@ -11,7 +11,6 @@ import pytest
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
-from matchchoose.finetune.tiny import build_tiny_pipeline  # noqa: E402
 from matchchoose.grid import GridSpec, run_grid  # noqa: E402
 from matchchoose.kb import KnowledgeBase  # noqa: E402
 
@@ -19,10 +18,8 @@ RECIPE = {"steps": 2, "batch_size": 2, "resolution": 16, "checkpoint_every": 1, 
 
 
 @pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny-zoo")
-    return {"tiny-sd": str(build_tiny_pipeline("sd", root / "sd")),
-            "tiny-pixart": str(build_tiny_pipeline("pixart", root / "pixart"))}
+def tiny_models(tiny):
+    return {"tiny-sd": str(tiny("sd")), "tiny-pixart": str(tiny("pixart"))}
 
 
 @pytest.fixture

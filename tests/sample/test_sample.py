@@ -10,15 +10,14 @@ import pytest
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
-from matchchoose.finetune.tiny import build_tiny_pipeline  # noqa: E402
 from matchchoose.sample import held_out_captions, load_pipeline, sample_images  # noqa: E402
 
 CAPTIONS = ["a red cat", "a blue dog", "green"]
 
 
 @pytest.fixture(scope="module")
-def tiny_sd(tmp_path_factory):
-    return build_tiny_pipeline("sd", tmp_path_factory.mktemp("tiny") / "sd")
+def tiny_sd(tiny):
+    return tiny("sd")
 
 
 def _pixels(path):
