@@ -10,7 +10,7 @@ datasets (the role M&C's prediction plays in ``mnc evaluate --budgeted``):
 * ``crossing``: models learn at different speeds and the pretrained score is unrelated to the final
   one, so early rungs mislead and only late evidence (or a good prior) helps.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/budgeted_synthetic.py [--json out.json]``.
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/budgeted_synthetic.py [--json out.json] [--png out.png]``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def curves(zs_noise, speed, affinity, n_models=8, n_datasets=24, noise=0.05, see
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", default=None)
+    parser.add_argument("--png", default=None, help="Save found-best and O2O against budget, one panel per regime.")
     args = parser.parse_args()
     report = {}
     for regime, params in REGIMES.items():
@@ -74,6 +75,10 @@ def main() -> None:
             for name, block in [("race", out["budgeted"][b])] + [(n, v[b]) for n, v in out["budgeted_baselines"].items()]:
                 print(f"{b:>7} {name:<11} {block['found_best']:6.3f} {block['rel_at_1']:6.3f} {block['o2o']:6.2f} "
                       f"{block['compute_fraction']:8.3f}")
+    if args.png:
+        from matchchoose.cli._budgeted import save_budgeted_plot
+
+        save_budgeted_plot({f"synthetic, {regime}": out for regime, out in report.items()}, args.png)
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=1, sort_keys=True)

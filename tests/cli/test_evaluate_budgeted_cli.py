@@ -38,8 +38,10 @@ def curves_kb(tmp_path, mnc, monkeypatch):
 def test_budgeted_blocks_join_the_json(curves_kb, tmp_path, mnc):
     out = tmp_path / "eval.json"
     code, stdout, err = mnc("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--predictor", "random_forest",
-                            "--baselines", "overall", "--budgeted", "--budgets", "0.25,0.5", "--json", out)
+                            "--baselines", "overall", "--budgeted", "--budgets", "0.25,0.5", "--json", out,
+                            "--plot", tmp_path / "eval.png")
     assert code == 0, err
+    assert (tmp_path / "eval-budgeted.png").stat().st_size > 10_000
     result = json.loads(out.read_text())
     assert "mnc" in result["methods"]  # the usual evaluation is still there
     assert set(result["budgeted"]) == {"0.25", "0.5"}

@@ -94,3 +94,42 @@ def add_to_json(path, out: dict) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     data.update(out)
     path.write_text(json.dumps(data, indent=2, sort_keys=True))
+
+
+def save_budgeted_plot(panels: dict, path) -> Path:
+    """Found-best share and O2O against compute fraction, one column per panel.
+
+    ``panels``: title -> the dict :func:`run_budgeted` returns (or ``simulate_budgeted``'s).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.2 * len(panels), 6.4), squeeze=False, sharex=True)
+    styles = {"race": ("C0", "o", "-"), "subtune": ("C1", "s", "--"), "prior_topk": ("C2", "^", "--")}
+    for col, (title, out) in enumerate(panels.items()):
+        lines = {"race": out.get("budgeted", {}), **out.get("budgeted_baselines", {})}
+        for row, key in enumerate(("found_best", "o2o")):
+            ax = axes[row, col]
+            for name, blocks in lines.items():
+                color, marker, style = styles.get(name, ("C3", "x", ":"))
+                order = sorted(blocks, key=float)
+                ax.plot([float(b) for b in order], [blocks[b][key] for b in order], marker=marker, ls=style,
+                        color=color, label=f"{name} (at its budget)")
+            for name, block in out.get("budgeted_references", {}).items():
+                ax.axhline(block[key], color="grey", ls=":" if name == "prediction" else "-.", lw=1,
+                           label=f"{name} (no compute)")
+            ax.set_xscale("log", base=2)
+            ax.set_ylabel("found best (share)" if key == "found_best" else "O2O (metric units)")
+            if row == 0:
+                ax.set_title(title)
+            else:
+                ax.set_xlabel("budget (fraction of the exhaustive grid)")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -80,7 +80,8 @@ def _profile_probe(kb, name):
 @click.option("--n-jobs", default=1, show_default=True, type=click.IntRange(1),
               help="Folds evaluated in parallel processes (results do not depend on it).")
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False), default=None,
-              help="Save a PNG: per-method bars, or the sparsity curves when --sparsity has several levels.")
+              help="Save a PNG: per-method bars, or the sparsity curves when --sparsity has several levels "
+                   "(with --budgeted also STEM-budgeted.png: found best and O2O against the budget).")
 @click.option("--budgeted", is_flag=True,
               help="Also replay budgeted selection (race, subtune, prior_topk) on the KB's learning curves, with "
                    "M&C's predictions as the prior (results need a fidelity column).")
@@ -153,6 +154,12 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
         print_budgeted(console, budgeted_out)
         if json_out:
             add_to_json(json_out, budgeted_out)
+        if plot_out:
+            from ._budgeted import save_budgeted_plot
+
+            where = Path(plot_out).with_name(f"{Path(plot_out).stem}-budgeted.png")
+            save_budgeted_plot({f"{records.metric.name}, {len(records.models)} models": budgeted_out}, where)
+            console.print(f"wrote {where}", highlight=False)
     if csv_out:
         frames = [summary_frame(result.runs[lv]).assign(sparsity=lv) for lv in result.levels]
         import pandas as pd
