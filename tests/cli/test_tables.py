@@ -108,3 +108,11 @@ def test_a_kb_of_ones_own_says_nothing_of_demonstration(mnc, tmp_path):
     assert mnc("kb", "metric", "add", "bleu", "--higher-is-better", "--kb", tmp_path / "kb.sqlite")[0] == 0
     code, _, err = mnc("kb", "info", "--kb", tmp_path / "kb.sqlite")
     assert code == 0 and "demonstration" not in err
+
+
+def test_version_speaks_json(mnc):
+    from importlib.metadata import version
+
+    code, out, err = mnc("version", "--json")
+    assert code == 0, err
+    assert json.loads(out)["packages"]["matchchoose"] == version("matchchoose")

@@ -14,6 +14,7 @@ import click
 from rich.table import Table
 
 from ._common import console, console_err
+from ._table import Col, print_table
 
 __all__ = ["microzoo"]
 
@@ -54,13 +55,11 @@ def list_(as_json):
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"Micro-zoo domains ({len(rows)}); packages cached in {cache.root}")
-    for column in ("domain", "source", "version", "licence", "available"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        source = row["source"] + "".join(f"\n+ {k}" for k in row["also"])
-        table.add_row(row["domain"], source, row["version"], row["licence"], row["available"])
-    console.print(table)
+    cells = [[row["domain"], row["source"] + "".join(f"\n+ {k}" for k in row["also"]), row["version"],
+              row["licence"], row["available"]] for row in rows]
+    print_table(console, f"Micro-zoo domains ({len(rows)}); packages cached in {cache.root}",
+                [Col("domain"), Col("source"), Col("version", drop=2), Col("licence", exact=False, drop=1),
+                 Col("available", exact=False)], cells, hint="mnc microzoo datasets list --json")
 
 
 @datasets.command()

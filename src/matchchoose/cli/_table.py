@@ -42,7 +42,8 @@ def _build(title, columns, rows, keep) -> Table:
     table = Table(title=title, title_justify="left")
     for i in keep:
         col = columns[i]
-        longest = max([cell_len(col.header)] + [cell_len(str(row[i])) for row in rows])
+        longest = max(cell_len(line) for text in [col.header, *(str(row[i]) for row in rows)]
+                      for line in text.splitlines() or [""])
         if col.exact:
             table.add_column(col.header, justify=col.justify, style=col.style, no_wrap=True, min_width=longest)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as md
+import json
 import platform
 
 import click
@@ -14,14 +15,22 @@ _PACKAGES = ["matchchoose", "numpy", "pandas", "scipy", "scikit-learn", "catboos
 
 
 @click.command()
-def version():
+@click.option("--json", "as_json", is_flag=True, help="Print JSON ({package: version or null}, python, platform).")
+def version(as_json):
     """Print matchchoose's version and its environment, for bug reports.
 
     Example: mnc version
     """
-    console.print(f"python {platform.python_version()} ({platform.platform()})", highlight=False)
+    versions = {}
     for name in _PACKAGES:
         try:
-            console.print(f"{name} {md.version(name)}", highlight=False)
+            versions[name] = md.version(name)
         except md.PackageNotFoundError:
-            console.print(f"{name} (not installed)", highlight=False)
+            versions[name] = None
+    if as_json:
+        click.echo(json.dumps({"python": platform.python_version(), "platform": platform.platform(),
+                               "packages": versions}, indent=1))
+        return
+    console.print(f"python {platform.python_version()} ({platform.platform()})", highlight=False)
+    for name, value in versions.items():
+        console.print(f"{name} {value or '(not installed)'}", highlight=False)
