@@ -11,7 +11,6 @@ import json
 import warnings
 
 import click
-from rich.table import Table
 
 from ._common import console, console_err
 from ._table import Col, print_table
@@ -89,18 +88,19 @@ def build(domains, out_dir, n, size, seed, overwrite, keep_going, quiet):
                             progress=not quiet, keep_going=keep_going)
     for warning in caught:
         console_err.print(f"[yellow]warning:[/] {warning.message}", highlight=False, soft_wrap=True)
-    table = Table(title=f"Built into {out_dir}")
-    for column in ("domain", "images", "candidates", "skipped", "duplicates", "seconds", "status"):
-        table.add_column(column, justify="left" if column in ("domain", "status") else "right")
+    rows = []
     failures = 0
     for domain, result in zip(_names(domains), results):
         if isinstance(result, BuildResult):
-            table.add_row(result.domain, str(result.n), str(result.n_available), str(result.n_skipped),
-                          str(result.n_duplicates), f"{result.seconds:.1f}", result.status)
+            rows.append([result.domain, result.n, result.n_available, result.n_skipped, result.n_duplicates,
+                         f"{result.seconds:.1f}", result.status])
         else:
             failures += 1
-            table.add_row(domain, "", "", "", "", "", f"failed: {result}")
-    console.print(table)
+            rows.append([domain, "", "", "", "", "", f"failed: {result}"])
+    print_table(console, f"Built into {out_dir}",
+                [Col("domain"), Col("images", "right"), Col("candidates", "right", drop=2),
+                 Col("skipped", "right", drop=3), Col("duplicates", "right", drop=4), Col("seconds", "right", drop=1),
+                 Col("status", exact=False)], rows, hint=f"the domain.json files in {out_dir}")
     if failures:
         console_err.print(f"[bold red]error:[/] {failures} of {len(results)} domains failed (see the table).")
         raise SystemExit(1)

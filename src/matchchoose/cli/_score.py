@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from ._choose import _probe_options
 from ._common import console, kb_option, resolve_kb_path
+from ._table import Col, print_table
 
 __all__ = ["score"]
 
@@ -54,13 +54,11 @@ def score(generated, reference, probe, probe_weights, device, batch_size, kinds,
     results = score_images(generated, reference, probe=probe, probe_options=_probe_options(probe, probe_weights, device),
                            kinds=[k.strip() for k in kinds.split(",") if k.strip()], batch_size=batch_size,
                            random_state=seed, progress=True)
-    table = Table(title=f"{generated} vs {reference}")
-    for col in ("metric", "value", "std", "generated", "reference"):
-        table.add_column(col, justify="left" if col == "metric" else "right")
-    for s in results:
-        table.add_row(s.metric, f"{s.value:.4f}", "" if s.std is None else f"{s.std:.4f}", str(s.n_generated),
-                      str(s.n_reference))
-    console.print(table)
+    rows = [[s.metric, f"{s.value:.4f}", "" if s.std is None else f"{s.std:.4f}", s.n_generated, s.n_reference]
+            for s in results]
+    print_table(console, f"{generated} vs {reference}",
+                [Col("metric"), Col("value", "right"), Col("std", "right", drop=1), Col("generated", "right"),
+                 Col("reference", "right")], rows, hint="--json")
     if model is not None:
         from ..kb import KnowledgeBase
 
