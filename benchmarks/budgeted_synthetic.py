@@ -72,7 +72,8 @@ def main() -> None:
             print(f"{0:>7g} {name:<11} {block['found_best']:6.3f} {block['rel_at_1']:6.3f} {block['o2o']:6.2f} "
                   f"{block['compute_fraction']:8.3f}")
         for b in map(lambda x: f"{x:g}", BUDGETS):
-            for name, block in [("race", out["budgeted"][b])] + [(n, v[b]) for n, v in out["budgeted_baselines"].items()]:
+            blocks = [("race", out["budgeted"][b])] + [(n, v[b]) for n, v in out["budgeted_baselines"].items()]
+            for name, block in blocks:
                 print(f"{b:>7} {name:<11} {block['found_best']:6.3f} {block['rel_at_1']:6.3f} {block['o2o']:6.2f} "
                       f"{block['compute_fraction']:8.3f}")
     if args.png:

@@ -23,7 +23,8 @@ def kb():
     kb = KnowledgeBase(":memory:")
     rows = [(m, d, "clip_fid", v, f, seed) for d, curves in CURVES.items() for m, vs in curves.items()
             for f, v in zip([1, 2, 4], vs) for seed in (0, 1)]
-    frame = pd.DataFrame(rows, columns=["model", "dataset", "metric", "value", "fidelity", "seed"]).astype({"value": float})
+    frame = pd.DataFrame(rows, columns=["model", "dataset", "metric", "value", "fidelity", "seed"])
+    frame = frame.astype({"value": float})
     frame.loc[frame["seed"] == 1, "value"] += 0.5  # a second sampling seed: repeats, averaged
     import_frame(kb, frame, "results")
     return kb

@@ -27,7 +27,8 @@ def curves_kb(tmp_path, mnc, monkeypatch):
             pre.append(f"{m},{d},clip_fid,{final + 30 + rng.normal():.4f}")
     (tmp_path / "results.csv").write_text("\n".join(rows) + "\n")
     (tmp_path / "pre.csv").write_text("\n".join(pre) + "\n")
-    (tmp_path / "datasets.csv").write_text("dataset,f0\n" + "\n".join(f"{d},{i}" for i, d in enumerate(DATASETS)) + "\n")
+    features = "\n".join(f"{d},{i}" for i, d in enumerate(DATASETS))
+    (tmp_path / "datasets.csv").write_text(f"dataset,f0\n{features}\n")
     kb = tmp_path / "kb.sqlite"
     for name, kind in [("results", "results"), ("pre", "prescores"), ("datasets", "datasets")]:
         code, _, err = mnc("kb", "import", tmp_path / f"{name}.csv", "--kind", kind, "--kb", kb)
@@ -89,6 +90,6 @@ def test_evaluate_reads_the_target_fidelity_unless_told(curves_kb, tmp_path, mnc
     assert code == 0, err
     early = json.loads(out.read_text())
     assert target["fidelity"] is None and early["fidelity"] == 10.0
-    truth = lambda r: {m: s for m, s in r["methods"]["oracle"]["per_dataset"]["d0"]["predicted_scores"].items()}  # noqa: E731
+    truth = lambda r: r["methods"]["oracle"]["per_dataset"]["d0"]["predicted_scores"]  # noqa: E731
     # The oracle scores with the truth: at 10 steps every FID is 40 / 10 - 40 / 40 = 3 higher than at 40 (± noise).
     assert all(abs(-truth(early)[m] + truth(target)[m] - 3) < 1 for m in MODELS)

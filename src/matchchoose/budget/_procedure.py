@@ -105,7 +105,8 @@ def plan_schedules(n_models: int, fidelities, budget: float) -> list:
     return sorted(fits, key=lambda s: (schedule_cost(s, fidelities), s))
 
 
-def _execute(schedule, evidence: Evidence, prior: np.ndarray, zero_shot, observe) -> tuple[int, np.ndarray, dict]:
+def _execute(schedule, evidence: Evidence, prior: np.ndarray, zero_shot,
+             observe) -> tuple[int, np.ndarray, np.ndarray]:
     """Run ``schedule``: enter the best by prior (and zero-shot), promote by combined evidence.
 
     Models and rungs are positions; ``observe(model, rung)`` returns the utility (higher = better).
