@@ -108,6 +108,20 @@ def _default_resolution(pipe) -> int:
     return int(sample) * int(factor)
 
 
+def _true_cfg(pipe, guidance_scale: float) -> dict:
+    """``{"true_cfg_scale": guidance_scale}`` for a FLUX-style pipeline whose transformer has no guidance
+    embedding (FLUX.1 schnell and models trained like it): there ``guidance_scale`` would be ignored,
+    so it is applied as classifier-free guidance against the empty prompt. ``{}`` otherwise (FLUX.1
+    dev's distilled guidance, and every pipeline with its own classifier-free guidance)."""
+    import inspect
+
+    denoiser = getattr(pipe, "transformer", None)
+    embeds = getattr(getattr(denoiser, "config", None), "guidance_embeds", None)
+    if embeds is False and guidance_scale > 1.0 and "true_cfg_scale" in inspect.signature(pipe.__call__).parameters:
+        return {"true_cfg_scale": float(guidance_scale)}
+    return {}
+
+
 def held_out_captions(dataset, val_fraction: float = 0.2, random_state: int = 0) -> tuple[list[str], object]:
     """Captions and images of the held-out split of ``dataset`` (path or ImageFolder), the split
     :func:`matchchoose.profile.split` makes with this seed; missing captions become ``""``."""
@@ -178,6 +192,7 @@ def _sample_images(pipeline, captions, out_dir, *, n, steps, guidance_scale, res
         size["use_resolution_binning"] = False  # PixArt / Sana: sample at exactly the asked size
     if "clean_caption" in inspect.signature(pipeline.__call__).parameters:
         size["clean_caption"] = False  # PixArt / Sana: captions as given (cleaning needs bs4 and ftfy)
+    true_cfg = _true_cfg(pipeline, guidance_scale)
     bar = None
     if progress and todo:
         from rich.progress import Progress
@@ -189,10 +204,11 @@ def _sample_images(pipeline, captions, out_dir, *, n, steps, guidance_scale, res
         for start in range(0, len(todo), batch_size):
             rows = todo[start:start + batch_size]
             generators = [torch.Generator(device="cpu").manual_seed(r["seed"]) for r in rows]
+            extra = dict(true_cfg, negative_prompt=[""] * len(rows)) if true_cfg else {}
             with torch.inference_mode():
                 images = pipeline(prompt=[r["text"] for r in rows], num_inference_steps=steps,
                                   guidance_scale=guidance_scale, generator=generators, output_type="pil",
-                                  **size).images
+                                  **size, **extra).images
             for row, image in zip(rows, images, strict=True):
                 image.save(out / row["file_name"])
                 done[row["file_name"]] = row
