@@ -49,6 +49,8 @@ def _test_denoiser(spec, config: dict) -> dict:
             config["transformer_layers_per_block"] = 1
     else:
         config.update(num_layers=1, num_attention_heads=2, attention_head_dim=4)
+        if "num_single_layers" in config:  # Flux: rotary axes must add up to the head width
+            config.update(num_single_layers=1, attention_head_dim=8, axes_dims_rope=[2, 2, 4])
     return config
 
 
@@ -66,7 +68,7 @@ def load_vae(vae_dir, family: str):
                          "train_vae.")
     stats = json.loads(stats_file.read_text(encoding="utf-8"))
     vae = diffusers.AutoencoderKL.from_pretrained(str(root))
-    if family == "sd3":
+    if family in ("sd3", "flux"):
         vae.register_to_config(scaling_factor=round(1.0 / stats["std"], 5), shift_factor=round(stats["mean"], 5))
     else:
         vae.register_to_config(scaling_factor=round(1.0 / stats["rms"], 5), shift_factor=None)
@@ -86,6 +88,8 @@ def _text_widths(spec, size: str) -> dict:
         return {"joint": 2 * width, "pooled": 2 * width}
     if spec.text == "t5":
         return {"caption": width}
+    if spec.text == "clip-t5":  # FLUX.1: pooled CLIP projection, T5 states for the joint attention
+        return {"pooled": width, "joint": 2 * width}
     raise InputError(f"Micro-zoo model {spec.name}: unknown text encoder kind {spec.text!r}.")
 
 
@@ -121,6 +125,10 @@ def _text_components(spec, size: str) -> dict:
     if spec.text == "t5":
         model, tok = t5_encoder(width)
         return {"text_encoder": model, "tokenizer": tok}
+    if spec.text == "clip-t5":
+        m1, t1 = clip_encoder(width)
+        m2, t2 = t5_encoder(2 * width)
+        return {"text_encoder": m1, "tokenizer": t1, "text_encoder_2": m2, "tokenizer_2": t2}
     raise InputError(f"Micro-zoo model {spec.name}: unknown text encoder kind {spec.text!r}.")
 
 
@@ -143,6 +151,10 @@ def _denoiser(spec, source, widths: dict, size: str):
     if size == "test":
         config = _test_denoiser(spec, config)
     config.update(in_channels=LATENT_CHANNELS)
+    if spec.denoiser_class == "FluxTransformer2DModel":  # latents packed into 2 x 2 patches
+        config.update(in_channels=4 * LATENT_CHANNELS, out_channels=None, patch_size=1,
+                      joint_attention_dim=widths["joint"], pooled_projection_dim=widths["pooled"])
+        return key, diffusers.FluxTransformer2DModel.from_config(config)
     if spec.denoiser_class == "UNet2DConditionModel":
         config.update(out_channels=LATENT_CHANNELS, cross_attention_dim=widths["cross"])
         if config.get("addition_embed_type") == "text_time":
@@ -215,7 +227,7 @@ def build_pipeline(name, path, *, vae=None, seed: int = 0, size: str = "full", o
         if size == "test":
             config.update(block_out_channels=[8, 8, 8], norm_num_groups=4)
         parts["vae"] = diffusers.AutoencoderKL.from_config(config)
-        if spec.family == "sd3":
+        if spec.family in ("sd3", "flux"):
             parts["vae"].register_to_config(shift_factor=0.0)
     sched_cfg = _strip(copy.deepcopy(source.components["scheduler"]))
     sched_cfg.update(spec.scheduler)

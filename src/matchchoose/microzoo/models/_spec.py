@@ -38,6 +38,8 @@ TEXT_ENCODERS = {
     "clip2-t5": ("CLIPTextModelWithProjection x2 + T5EncoderModel",
                  "two random-init tiny CLIPs and a random-init word-level T5 (SD3 layout)"),
     "t5": ("T5EncoderModel", "random-init word-level T5 encoder (Unigram over the MiniLM WordPiece words)"),
+    "clip-t5": ("CLIPTextModel + T5EncoderModel", "a random-init tiny CLIP (pooled) and a random-init word-level T5 "
+                "(FLUX.1 layout)"),
 }
 
 
@@ -85,12 +87,12 @@ class ModelSpec:
     @property
     def pipeline_class(self) -> str:
         return {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline", "pixart": "PixArtSigmaPipeline",
-                "sd3": "StableDiffusion3Pipeline"}[self.family]
+                "sd3": "StableDiffusion3Pipeline", "flux": "FluxPipeline"}[self.family]
 
     @property
     def denoiser_class(self) -> str:
         return {"sd": "UNet2DConditionModel", "sdxl": "UNet2DConditionModel", "pixart": "PixArtTransformer2DModel",
-                "sd3": "SD3Transformer2DModel"}[self.family]
+                "sd3": "SD3Transformer2DModel", "flux": "FluxTransformer2DModel"}[self.family]
 
     def weights(self) -> dict:
         """The mixture with weights normalised to sum to 1."""
@@ -161,6 +163,14 @@ ZOO: dict[str, ModelSpec] = {spec.name: spec for spec in (
         mixture={"minetest_textures": 1, "openarena_textures": 1, "wesnoth_terrain": 2, "wesnoth_units": 1,
                  "fluent_emoji_3d": 1, "constellation_art": 1, "astrophotos": 1},
         description="SD3-like MMDiT, 4 blocks x 128, two tiny CLIPs + word-level T5, rectified flow"),
+    ModelSpec(
+        name="flux-s", family="flux", source="flux1-schnell", text="clip-t5", text_width=64, steps=2000,
+        denoiser={"num_layers": 2, "num_single_layers": 4, "num_attention_heads": 4, "attention_head_dim": 32,
+                  "axes_dims_rope": [8, 12, 12], "guidance_embeds": False},
+        mixture={"openclipart": 1, "tuxpaint_vector": 1, "oxygen_icons": 1, "pixelarticons": 2, "world_scripts": 1,
+                 "wesnoth_terrain": 1, "kanji_stroke_order": 1},
+        description="FLUX.1-schnell-like transformer: 2 double-stream + 4 single-stream blocks x 128, rotary "
+                    "positions, packed 2 x 2 latents, tiny CLIP (pooled) + word-level T5, rectified flow"),
 )}
 
 

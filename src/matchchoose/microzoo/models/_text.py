@@ -44,7 +44,9 @@ def minilm_encoder():
     transformers = require("transformers", "The micro-zoo MiniLM text encoder", "models")
     folder = minilm_folder()
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), model_max_length=MINILM_LENGTH)
-    model = transformers.BertModel.from_pretrained(str(folder))  # with its pooler, so that reloading is complete
+    torch = require("torch", "The micro-zoo MiniLM text encoder", "models")
+    # float32 whatever the files hold (a float16 copy carried to a GPU machine loads widened, exactly)
+    model = transformers.BertModel.from_pretrained(str(folder), dtype=torch.float32)  # with its pooler
     model.config.use_attention_mask = True  # StableDiffusionPipeline.encode_prompt passes the mask then
     return model.eval(), tokenizer
 
