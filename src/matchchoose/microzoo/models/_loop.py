@@ -27,6 +27,13 @@ def step_seed(seed: int, step: int, salt: int = 0) -> int:
     return _step_seed(seed, step, salt)
 
 
+def _device_of(module):
+    """The device of ``module``'s weights (the training device: only its CUDA random state is saved)."""
+    import torch
+
+    return next((p.device for p in module.parameters()), torch.device("cpu"))
+
+
 def save_checkpoint(out_dir, step: int, module, optimizer, state: dict, keep: int = 2) -> Path:
     """Write ``OUT/checkpoints/step-<step>/`` atomically; keep the newest ``keep`` (0: all)."""
     import torch
@@ -43,7 +50,7 @@ def save_checkpoint(out_dir, step: int, module, optimizer, state: dict, keep: in
     weights = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     save_file(weights, str(tmp / "weights.safetensors"))
     torch.save({"optimizer": optimizer.state_dict()}, tmp / "optimizer.pt")
-    torch.save(_rng_states(), tmp / "rng.pt")
+    torch.save(_rng_states(_device_of(module)), tmp / "rng.pt")
     (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **state}, indent=1) + "\n", encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
@@ -83,7 +90,7 @@ def load_checkpoint(path, module, optimizer, settings: dict, data_hash: str, *, 
         raise InputError(f"{path}: the checkpoint's weights do not fit the model ({len(missing)} missing, "
                          f"{len(unexpected)} unexpected keys); use a new output folder.")
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)["optimizer"])
-    _set_rng_states(torch.load(path / "rng.pt", weights_only=True))
+    _set_rng_states(torch.load(path / "rng.pt", weights_only=True), _device_of(module))
     return state
 
 

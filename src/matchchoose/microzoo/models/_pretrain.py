@@ -121,7 +121,7 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
              max_grad_norm: float = 1.0, caption_dropout: float = 0.1, seed: int = 0,
              checkpoint_every: int = 250, keep_checkpoints: int = 2, held_out_fraction: float = 0.2,
              mixture: dict | None = None, size: str = "full", resume: bool = True, progress: bool = True,
-             device: str = "cpu") -> PretrainResult:
+             device: str = "cpu", max_seconds: float | None = None) -> PretrainResult:
     """Pretrain zoo model ``model`` on its domain mixture; write a complete diffusers folder.
 
     Parameters
@@ -160,6 +160,11 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
     progress : bool, default=True
         A progress bar with the loss on stderr.
     device : str, default="cpu"
+    max_seconds : float, optional
+        A wall-clock budget: stop after the first step that ends past it (with a checkpoint there)
+        even if ``steps`` are not done; ``pretrain.json`` records the steps actually trained, and
+        running again with that many ``steps`` reproduces the run. For sharing one GPU between
+        several models in a fixed time (the GPU build script); the default trains all ``steps``.
 
     Returns
     -------
@@ -256,10 +261,15 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
             step_seconds.append(time.perf_counter() - t_step)
             bar.update(losses[-1])
             done = step + 1
+            out_of_time = max_seconds is not None and time.perf_counter() - t0 > max_seconds and done < steps
+            if out_of_time:
+                steps = done
             if (checkpoint_every and done % checkpoint_every == 0) or done == steps:
                 save_checkpoint(out, done, denoiser, optimizer,
                                 {"losses": losses, "settings": settings, "data_hash": data_hash,
                                  "wall_time_s": wall_before + time.perf_counter() - t0}, keep=keep_checkpoints)
+            if out_of_time:
+                break
     finally:
         bar.close()
     run_s = time.perf_counter() - t0

@@ -101,7 +101,7 @@ def _psnr(vae, data_root, domains, held_out_fraction: float, per_domain: int) ->
 def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size: int = 16,
               lr: float = 5e-4, kl_weight: float = 1e-6, warmup_steps: int = 50, seed: int = 0,
               checkpoint_every: int = 250, keep_checkpoints: int = 2, held_out_fraction: float = 0.2,
-              size: str = "full", resume: bool = True, progress: bool = True) -> VaeResult:
+              size: str = "full", resume: bool = True, progress: bool = True, device: str = "cpu") -> VaeResult:
     """Train the shared VAE on micro-zoo domains; save it as a diffusers ``AutoencoderKL`` folder.
 
     Parameters
@@ -128,6 +128,8 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
         Resume from the newest checkpoint (same settings and data); ``False`` refuses a folder with
         checkpoints.
     progress : bool, default=True
+    device : str, default="cpu"
+        Where to train (``"cuda"`` on a GPU); the latent statistics and PSNR are measured on the CPU.
 
     Returns
     -------
@@ -152,7 +154,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
                        held_out_fraction=held_out_fraction)
     torch.manual_seed(seed)
     np.random.seed(seed % 2 ** 32)
-    vae = diffusers.AutoencoderKL.from_config(vae_config(size))
+    vae = diffusers.AutoencoderKL.from_config(vae_config(size)).to(device)
     vae.train()
     optimizer = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     settings = {"steps": steps, "batch_size": batch_size, "learning_rate": lr, "kl_weight": kl_weight,
@@ -171,7 +173,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
             for group in optimizer.param_groups:
                 group["lr"] = _lr(lr, step, steps, warmup_steps)
             gen = torch.Generator().manual_seed(step_seed(seed, step))
-            x = _batch(data, data.draw(step, batch_size))
+            x = _batch(data, data.draw(step, batch_size)).to(device)
             posterior = vae.encode(x).latent_dist
             rec = vae.decode(posterior.sample(generator=gen)).sample
             loss = (rec - x).abs().mean() + (rec - x).pow(2).mean() + kl_weight * posterior.kl().mean()
@@ -192,7 +194,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
     finally:
         bar.close()
     wall = wall_before + time.perf_counter() - t0
-    vae.eval()
+    vae.to("cpu").eval()
     stats = _latent_stats(vae, data, seed)
     stats["psnr_held_out"] = _psnr(vae, data_root, domains, held_out_fraction, per_domain=16)
     if stats["psnr_held_out"]:
