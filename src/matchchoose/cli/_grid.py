@@ -64,6 +64,14 @@ def _named(spec: str | None, folder: str | None, what: str, marker: str | None) 
               help="Seed of the held-out split and of the sampled images (--seed is the training seed).")
 @click.option("--prescore/--no-prescore", default=True, show_default=True,
               help="Also score the pretrained model (prescores: the Initial baseline).")
+@click.option("--fidelities", default=None,
+              help="Learning curves: comma-separated training steps at which each cell is also sampled and scored "
+                   "(results with that fidelity; the recipe's --steps is the target).")
+@click.option("--sample-seeds", default=None,
+              help="Comma-separated seeds: the target's samples and the prescore are drawn once per seed (sampling "
+                   "noise; default: --split-seed only). Space them by more than --n-samples.")
+@click.option("--sample-batch-size", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Images per sampler batch.")
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
 @click.option("--address", default=None, help="Ray cluster address (default: a local Ray instance).")
 @click.option("--gpus-per-cell", type=float, default=1.0, show_default=True, help="Ray: GPUs per cell when the "
@@ -75,7 +83,8 @@ def _named(spec: str | None, folder: str | None, what: str, marker: str | None) 
 @kb_option
 @_recipe_options
 def grid(models, models_dir, datasets, datasets_dir, out_dir, recipe_path, n_samples, sample_steps, guidance,
-         sample_resolution, probe, probe_weights, kinds, val_fraction, split_seed, prescore, backend, address,
+         sample_resolution, probe, probe_weights, kinds, val_fraction, split_seed, prescore, fidelities, sample_seeds,
+         sample_batch_size, backend, address,
          gpus_per_cell, retry_failed, max_cells, status_only, json_out, kb_path, **flags):
     """Fine-tune → sample → score every (model, dataset) cell and record the results in the KB.
 
@@ -96,7 +105,8 @@ def grid(models, models_dir, datasets, datasets_dir, out_dir, recipe_path, n_sam
         recipe=recipe.to_dict(), n_samples=n_samples, sample_steps=sample_steps, guidance_scale=guidance,
         sample_resolution=sample_resolution, probe=probe, probe_options=_probe_options(probe, probe_weights, None),
         score_kinds=tuple(k.strip() for k in kinds.split(",") if k.strip()), val_fraction=val_fraction, seed=split_seed,
-        prescore=prescore, gpus_per_cell=gpus_per_cell)
+        prescore=prescore, gpus_per_cell=gpus_per_cell, fidelities=_ints(fidelities, "--fidelities"),
+        sample_seeds=_ints(sample_seeds, "--sample-seeds"), sample_batch_size=sample_batch_size)
     kb = KnowledgeBase(resolve_kb_path(kb_path))
     if status_only:
         cells = kb.grid_cells(spec.recipe_hash())
@@ -113,6 +123,15 @@ def grid(models, models_dir, datasets, datasets_dir, out_dir, recipe_path, n_sam
                   f"another driver; {report.seconds:.1f} s", highlight=False)
     if json_out:
         Path(json_out).write_text(json.dumps(report.to_dict(), indent=1, default=str))
+
+
+def _ints(text: str | None, option: str) -> tuple:
+    if not text:
+        return ()
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise click.UsageError(f"{option} must be comma-separated integers, got {text!r}.") from None
 
 
 def _print_cells(cells, title: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 __all__ = ["run_cell"]
@@ -22,8 +22,16 @@ __all__ = ["run_cell"]
 
 def run_cell(task) -> dict:
     """Run the cell ``task`` (a :class:`~matchchoose.grid.CellTask`); return ``scores``, ``prescores``
-    (lists of :class:`~matchchoose.score.Score` fields), ``timings`` (seconds per stage) and
-    ``finetune`` (steps, final loss, resumed step)."""
+    (lists of :class:`~matchchoose.score.Score` fields, each with its ``fidelity`` (training steps,
+    ``None`` without learning curves) and ``sample_seed``), ``timings`` (seconds per stage) and
+    ``finetune`` (steps, final loss, resumed step).
+
+    With ``fidelities`` in the protocol the run is trained in stages, one per fidelity, each
+    resuming from the previous stage's final checkpoint (the learning rate does not depend on the
+    total number of steps, so every stage is a prefix of the full run) and sampled and scored
+    after each. Scores at the target fidelity (the recipe's ``steps``) and prescores are drawn
+    once per seed of ``sample_seeds``; intermediate fidelities with the first seed only.
+    """
     from ..finetune import Recipe, finetune
     from ..profile import ImageFolder, split
     from ..sample import load_pipeline, sample_images
@@ -32,44 +40,57 @@ def run_cell(task) -> dict:
     p = task.protocol
     run = Path(task.run_dir)
     run.mkdir(parents=True, exist_ok=True)
-    timings = {}
+    timings = {"finetune": 0.0, "sample": 0.0, "score": 0.0}
     folder = ImageFolder(task.dataset_path)
     train, val = split(folder, val_fraction=p["val_fraction"], random_state=p["seed"])
     captions = [c or "" for c in val.captions]
-
-    t0 = time.perf_counter()
     recipe = Recipe.from_dict(p["recipe"], source=f"grid recipe of {task.model} x {task.dataset}")
-    result = finetune(task.model_path, train, run / "finetune", recipe, resume=True, progress=False)
-    timings["finetune"] = time.perf_counter() - t0
-
-    sampling = {"n": p["n_samples"], "steps": p["sample_steps"], "guidance_scale": p["guidance_scale"],
-                "resolution": p["sample_resolution"], "seed": p["seed"]}
+    target = recipe.steps
+    curve = "fidelities" in p
+    stages = sorted({int(f) for f in p.get("fidelities", ())} | {target})
+    seeds = [int(s) for s in p.get("sample_seeds", [p["seed"]])]
     scoring = {"probe": p["probe"], "probe_options": p["probe_options"], "kinds": p["score_kinds"],
                "random_state": p["seed"]}
 
-    t0 = time.perf_counter()
-    pipe = load_pipeline(task.model_path, adapter_dir=result.adapter_dir)
-    sample_images(pipe, captions, run / "samples", **sampling)
-    del pipe
-    timings["sample"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    scores = score_images(run / "samples", val, **scoring)
-    timings["score"] = time.perf_counter() - t0
+    def draw_and_score(pipe, out_dir: Path, seed: int, fidelity) -> list:
+        t0 = time.perf_counter()
+        sample_images(pipe, captions, out_dir, n=p["n_samples"], steps=p["sample_steps"],
+                      guidance_scale=p["guidance_scale"], resolution=p["sample_resolution"], seed=seed,
+                      batch_size=p.get("sample_batch_size", 4))
+        timings["sample"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        found = score_images(out_dir, val, **scoring)
+        timings["score"] += time.perf_counter() - t0
+        return [{**asdict(s), "fidelity": fidelity if curve else None, "sample_seed": seed} for s in found]
+
+    scores, result = [], None
+    for fidelity in stages:
+        t0 = time.perf_counter()
+        result = finetune(task.model_path, train, run / "finetune", replace(recipe, steps=fidelity), resume=True,
+                          progress=False)
+        timings["finetune"] += time.perf_counter() - t0
+        pipe = load_pipeline(task.model_path, adapter_dir=result.adapter_dir, dtype=p.get("sample_dtype"))
+        for seed in seeds if fidelity == target else seeds[:1]:
+            name = "samples" if fidelity == target and seed == seeds[0] else (
+                f"samples-seed{seed}" if fidelity == target else f"samples-step{fidelity}")
+            scores += draw_and_score(pipe, run / name, seed, fidelity)
+        del pipe
 
     prescores = []
     if p.get("prescore"):
         t0 = time.perf_counter()
-        base = load_pipeline(task.model_path)
-        sample_images(base, captions, run / "pretrained", **sampling)
+        base = load_pipeline(task.model_path, dtype=p.get("sample_dtype"))
+        for seed in seeds:
+            name = "pretrained" if seed == seeds[0] else f"pretrained-seed{seed}"
+            prescores += draw_and_score(base, run / name, seed, None)
         del base
-        prescores = score_images(run / "pretrained", val, **scoring)
         timings["prescore"] = time.perf_counter() - t0
 
     losses = result.losses
-    out = {"scores": [asdict(s) for s in scores], "prescores": [asdict(s) for s in prescores],
+    out = {"scores": scores, "prescores": prescores,
            "timings": {k: round(v, 3) for k, v in timings.items()},
            "finetune": {"steps": len(losses), "final_loss": losses[-1] if losses else None,
-                        "resumed_from": result.resumed_from},
+                        "resumed_from": result.resumed_from, "stages": stages},
            "n_train": len(train), "n_val": len(val)}
     (run / "cell.json").write_text(json.dumps(out, indent=1, sort_keys=True, default=str))
     return out

@@ -39,7 +39,15 @@ class GridSpec:
     sampling (``n_samples`` images from the held-out captions, ``sample_steps``, ``guidance_scale``,
     ``sample_resolution``), scoring (``probe``, ``probe_options``, ``score_kinds``), the held-out
     ``val_fraction``, the ``seed`` of split and sampling, ``prescore`` (also score the pretrained
-    model: the Initial baseline), and ``out_dir`` (one run folder per cell)."""
+    model: the Initial baseline), and ``out_dir`` (one run folder per cell).
+
+    Learning curves and sampling noise: ``fidelities`` (training steps, each at most the recipe's
+    ``steps``) also samples and scores each cell after that many steps, recorded as results with
+    that ``fidelity`` (the recipe's ``steps`` is the target fidelity); ``sample_seeds`` draws the
+    target's samples and the prescore's once per seed (both rows kept, the seed in their
+    provenance). ``sample_dtype`` (``"float32"``, ...) overrides the sampler's default precision
+    (on CUDA the family's own, :func:`matchchoose.sample.load_pipeline`). ``sample_batch_size`` is the sampler's batch (it changes nothing but speed on the
+    CPU; on CUDA batched kernels may round differently, hence it is part of the protocol)."""
 
     models: dict
     datasets: dict
@@ -55,6 +63,10 @@ class GridSpec:
     val_fraction: float = 0.2
     seed: int = 0
     prescore: bool = True
+    fidelities: tuple = ()
+    sample_seeds: tuple = ()
+    sample_batch_size: int = 4
+    sample_dtype: str | None = None
     gpus_per_cell: float = 1.0
     cpus_per_cell: float = 1.0
     register_models: bool = True
@@ -69,7 +81,34 @@ class GridSpec:
                 "sample_steps": self.sample_steps, "guidance_scale": self.guidance_scale,
                 "sample_resolution": self.sample_resolution, "probe": self.probe,
                 "probe_options": dict(sorted(self.probe_options.items())), "score_kinds": list(self.score_kinds),
-                "val_fraction": self.val_fraction, "seed": self.seed, "prescore": self.prescore}
+                "val_fraction": self.val_fraction, "seed": self.seed, "prescore": self.prescore,
+                **self._curve_protocol(recipe)}
+
+    def _curve_protocol(self, recipe: dict) -> dict:
+        """The learning-curve and noise settings, present only when set (so that a grid without them
+        keeps the recipe hash it had before they existed)."""
+        out = {}
+        if self.fidelities:
+            steps = int(recipe["steps"])
+            fidelities = sorted({int(f) for f in self.fidelities} | {steps})
+            if fidelities[0] < 1 or fidelities[-1] > steps:
+                raise InputError(f"Grid fidelities must be training steps in [1, {steps}] (the recipe's steps); "
+                                 f"got {', '.join(map(str, sorted(self.fidelities)))}.")
+            out["fidelities"] = fidelities
+        if self.sample_seeds:
+            seeds = [int(s) for s in dict.fromkeys(self.sample_seeds)]
+            close = [(a, b) for i, a in enumerate(seeds) for b in seeds[i + 1:] if abs(a - b) < self.n_samples]
+            if close:  # image i of seed s is drawn with seed s + i: nearby seeds share images
+                raise InputError(f"Grid sample seeds {close[0][0]} and {close[0][1]} are closer than n_samples "
+                                 f"({self.n_samples}), so their samples would overlap; space them further apart "
+                                 "(e.g. 0,100000).")
+            if seeds != [self.seed]:
+                out["sample_seeds"] = seeds
+        if self.sample_batch_size != 4:
+            out["sample_batch_size"] = int(self.sample_batch_size)
+        if self.sample_dtype is not None:
+            out["sample_dtype"] = str(self.sample_dtype)
+        return out
 
     def recipe_hash(self) -> str:
         text = json.dumps(self.protocol(), sort_keys=True, default=str)
@@ -100,6 +139,7 @@ class GridReport:
     skipped_done: int = 0
     skipped_failed: int = 0
     skipped_busy: int = 0
+    skipped_deadline: int = 0
     resumed: int = 0
     seconds: float = 0.0
     prepared: dict = field(default_factory=dict)
@@ -189,18 +229,26 @@ def _record(kb, spec: GridSpec, recipe: str, task: CellTask, outcome: dict) -> b
                 "versions": _versions(), **spec.protocol()}
     for kind, prescore in (("scores", False), ("prescores", True)):
         for item in result.get(kind, []):
+            item = dict(item)
+            fidelity, seed = item.pop("fidelity", None), item.pop("sample_seed", None)
+            extra = {} if seed is None or "sample_seeds" not in protocol else {"sample_seed": seed}
+            kwargs = {} if fidelity is None else {"fidelity": fidelity}
             record_score(kb, Score(**item), model=task.model, dataset=task.dataset, prescore=prescore,
-                         protocol=protocol)
+                         protocol={**protocol, **extra}, **kwargs)
     summary = {k: v for k, v in result.items() if k not in ("scores", "prescores")}
-    summary["scores"] = {s["metric"]: s["value"] for s in result.get("scores", [])}
-    summary["prescores"] = {s["metric"]: s["value"] for s in result.get("prescores", [])}
+    target = max((s.get("fidelity") or 0 for s in result.get("scores", [])), default=0)
+    summary["scores"] = {s["metric"]: s["value"] for s in result.get("scores", [])
+                         if (s.get("fidelity") or 0) == target and s.get("sample_seed") in (None, spec.seed)}
+    summary["prescores"] = {s["metric"]: s["value"] for s in result.get("prescores", [])
+                            if s.get("sample_seed") in (None, spec.seed)}
     summary["seconds"] = round(outcome["seconds"], 3)
     kb.grid_finish(task.model, task.dataset, recipe, run_dir=task.run_dir, result=summary)
     return True
 
 
 def run_grid(kb, spec: GridSpec, *, backend: str = "local", address: str | None = None, job=None,
-             retry_failed: bool = False, max_cells: int | None = None, progress: bool = True) -> GridReport:
+             retry_failed: bool = False, max_cells: int | None = None, progress: bool = True,
+             stop_at: float | None = None) -> GridReport:
     """Run every (model, dataset) cell of ``spec`` that is not done; see the module docstring.
 
     Parameters
@@ -218,6 +266,9 @@ def run_grid(kb, spec: GridSpec, *, backend: str = "local", address: str | None 
         Run failed cells again (their error is kept until then).
     max_cells : int, optional
         Run at most this many cells (the rest stay pending for the next call).
+    stop_at : float, optional
+        A deadline (``time.time()`` seconds): no cell is started after it; the cells left stay
+        pending for the next call (local backend; Ray queues every cell at once).
     """
     check_in("backend", backend, BACKENDS, owner="run_grid")
     if not spec.models or not spec.datasets:
@@ -232,8 +283,9 @@ def run_grid(kb, spec: GridSpec, *, backend: str = "local", address: str | None 
     report = GridReport(recipe=recipe)
     report.prepared = _prepare(kb, spec)
     tasks = []
-    for model, model_path in spec.models.items():
-        for dataset, dataset_path in spec.datasets.items():
+    # dataset by dataset, so that a grid stopped early has whole columns (every model of a dataset)
+    for dataset, dataset_path in spec.datasets.items():
+        for model, model_path in spec.models.items():
             if max_cells is not None and len(tasks) >= max_cells:
                 continue  # left as it is, for the next call
             run_dir = str(Path(spec.out_dir) / _safe(model) / _safe(dataset))
@@ -244,6 +296,9 @@ def run_grid(kb, spec: GridSpec, *, backend: str = "local", address: str | None 
     def claim(task: CellTask) -> CellTask | None:
         """Claim ``task`` just before it runs (so a killed driver leaves only its started cells
         'running'); ``None`` when it is done, failed (without retry) or held by a live driver."""
+        if stop_at is not None and time.time() > stop_at:
+            report.skipped_deadline += 1
+            return None
         claimed = kb.grid_claim(task.model, task.dataset, recipe, retry_failed=retry_failed)
         if claimed is None:
             state = kb.grid_cells(recipe).set_index(["model", "dataset"]).loc[(task.model, task.dataset), "state"]
