@@ -17,9 +17,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import pickle
 import time
 from dataclasses import dataclass, field
@@ -29,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._cache import atomic_write, cache_dir, cache_key
 from .._errors import InputError, KnowledgeBaseError
-from .._paths import default_cache_dir
 from ..kb._profiles import distance_metric_name
 from ..records import Metric
 
@@ -152,16 +150,14 @@ def _check_linkable(kb, metric: str, probe: str) -> None:
 def _predictor_cache_path(cache, key: str) -> Path | None:
     if cache is False or cache is None:
         return None
-    root = default_cache_dir() if cache is True else Path(cache)
-    return root / "predictors" / f"{key}.pkl"
+    return cache_dir("predictors", None if cache is True else cache) / f"{key}.pkl"
 
 
 def _fit_or_load(records, target: str, params: dict, cache):
     from ..rank import MatchChoose
 
-    payload = json.dumps({"records": records.content_hash(), "target": target, "params": params,
-                          "version": __version__, "format": _PREDICTOR_CACHE_VERSION}, sort_keys=True)
-    key = hashlib.sha256(payload.encode()).hexdigest()[:32]
+    key = cache_key({"records": records.content_hash(), "target": target, "params": params,
+                     "version": __version__, "format": _PREDICTOR_CACHE_VERSION})
     path = _predictor_cache_path(cache, key)
     if path is not None and path.exists():
         try:
@@ -171,11 +167,7 @@ def _fit_or_load(records, target: str, params: dict, cache):
             path.unlink(missing_ok=True)
     model = MatchChoose(**params).fit(records)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL))
     return model, False
 
 

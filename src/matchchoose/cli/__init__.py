@@ -26,6 +26,7 @@ def cli():
 
 
 def _register():
+    from ._cache import cache
     from ._choose import choose, profile
     from ._evaluate import evaluate
     from ._finetune import finetune
@@ -39,6 +40,7 @@ def _register():
     from ._zoo import zoo
 
     cli.add_command(kb)
+    cli.add_command(cache)
     cli.add_command(evaluate)
     cli.add_command(version)
     cli.add_command(zoo)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._cache import atomic_write
 from ..records import Metric
 
 __all__ = ["EvaluationResult"]
@@ -88,17 +87,8 @@ class EvaluationResult(Mapping):
 
     def save(self, path) -> Path:
         """Write :meth:`to_json` to ``path`` (parent folders created; replaced atomically); return the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        text = self.to_json().encode("utf-8")
+        return atomic_write(path, lambda handle: handle.write(text))
 
     def __repr__(self) -> str:
         return (f"EvaluationResult(metric={self.metric.name!r}, sparsity={self.levels}, "

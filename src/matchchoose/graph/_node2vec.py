@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -12,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._cache import atomic_write, cache_dir, cache_key
 from .._paths import default_cache_dir
 from .._validation import check_int, check_real
 from ._matching import MatchingGraph
@@ -88,13 +86,12 @@ class Node2VecPlus:
 
     def cache_key(self, graph: MatchingGraph) -> str:
         """Key of ``graph``'s embedding under these parameters."""
-        blob = json.dumps({"graph": graph.content_hash(), "params": self._params(), "v": 1}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+        return cache_key({"graph": graph.content_hash(), "params": self._params(), "v": 1})
 
     def _cache_dir(self) -> Path | None:
         if self.cache is False or self.cache is None:
             return None
-        return default_cache_dir() / "node2vec" if self.cache is True else Path(self.cache)
+        return cache_dir("node2vec") if self.cache is True else Path(self.cache)
 
     def fit_transform(self, graph: MatchingGraph) -> pd.DataFrame:
         """Embed every node of ``graph``.
@@ -123,10 +120,7 @@ class Node2VecPlus:
         self.cache_hit_ = False
         frame = pd.DataFrame(self._embed(graph), index=list(graph.nodes))
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-            np.save(tmp, frame.to_numpy())
-            os.replace(tmp, path)  # atomic: a reader never sees half a file
+            atomic_write(path, lambda fh: np.save(fh, frame.to_numpy()))  # a reader never sees half a file
         return self._remember(key, frame)
 
     @staticmethod

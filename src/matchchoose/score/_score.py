@@ -9,7 +9,6 @@ probe and preprocessing, so scoring every model of a zoo on one dataset embeds i
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from .._cache import atomic_write, cache_dir, cache_key
 from .._errors import InputError
 from ..profile._distances import cmmd, frechet_distance, gaussian_stats, kid
 from ..profile._images import ImageFolder
@@ -74,13 +74,8 @@ def _folder(images, what: str) -> ImageFolder:
 def _cache_path(cache, folder: ImageFolder, probe: Probe) -> Path | None:
     if cache is False or cache is None:
         return None
-    from .._paths import default_cache_dir
-
-    root = default_cache_dir() if cache is True else Path(cache)
-    import hashlib
-
-    key = hashlib.sha256(f"{folder.content_hash()}|{probe.key}|{probe.preprocess}".encode()).hexdigest()[:32]
-    return root / "reference-embeddings" / f"{key}.npy"
+    key = cache_key({"images": folder.content_hash(), "probe": probe.key, "preprocess": probe.preprocess})
+    return cache_dir("reference-embeddings", None if cache is True else cache) / f"{key}.npy"
 
 
 def _embed(folder: ImageFolder, probe: Probe, batch_size, progress, cache=None) -> np.ndarray:
@@ -94,10 +89,7 @@ def _embed(folder: ImageFolder, probe: Probe, batch_size, progress, cache=None) 
     images = (img for _, batch in folder.iter_rgb(bs, workers=probe.preprocess_workers()) for img in batch)
     emb = probe.embed(images, batch_size=bs, progress=progress, total=len(folder))
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, emb)
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: np.save(fh, emb))
     return emb
 
 
