@@ -125,3 +125,19 @@ def test_covariance_is_stored_when_embeddings_would_not_give_it_back(tmp_path):
         assert kb.profile(name, "dinov2").cov.tobytes() == p.cov.tobytes()
     with sqlite3.connect(tmp_path / "kb.sqlite") as conn:
         assert conn.execute("SELECT min(length(cov)) FROM profiles").fetchone()[0] > 0
+
+
+def test_no_module_outside_kb_reaches_a_private_name_of_kb():
+    """The knowledge base's seams are public: no ``kb._x`` call and no ``kb._module`` import outside kb/,
+    and kb/ never imports the profiling stage (no import loop between them)."""
+    import re
+    from pathlib import Path
+
+    import matchchoose
+
+    root = Path(matchchoose.__file__).parent
+    private = re.compile(r"\b(kb|store)\._[a-z]\w*\(|from \.\.kb\._|from matchchoose\.kb\._")
+    offenders = [f"{path.relative_to(root)}:{i}" for path in root.rglob("*.py") if "kb" not in path.parts
+                 for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if private.search(line)]
+    assert offenders == []
+    assert not [p for p in (root / "kb").glob("*.py") if "..profile" in p.read_text(encoding="utf-8")]

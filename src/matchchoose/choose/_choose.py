@@ -29,7 +29,7 @@ import pandas as pd
 from .. import __version__
 from .._cache import atomic_write, cache_dir, cache_key
 from .._errors import InputError, KnowledgeBaseError
-from ..kb._profiles import distance_metric_name
+from ..kb import distance_metric_name
 from ..records import Metric
 
 __all__ = ["Choice", "choose", "resolve_metric", "resolve_probe"]
@@ -100,7 +100,7 @@ def resolve_probe(kb, probe: str | None) -> str:
     keys = sorted(set(kb.profiles()["probe"]))
     if len(keys) == 1:
         if "@" in keys[0]:
-            info = kb._profiles_where("probe = ?", (keys[0],), None, False)[0].probe_info
+            info = kb.find_profiles(keys[0])[0].probe_info
             raise KnowledgeBaseError(
                 f"The knowledge base {kb.path} was profiled with probe {keys[0]!r}, non-default weights "
                 f"({info.get('weights', '?')}): pass --probe {keys[0].split('@')[0]} --probe-weights with those weights.")
@@ -116,7 +116,7 @@ def resolve_probe(kb, probe: str | None) -> str:
 def resolve_metric(kb, metric: str | None) -> str:
     """The result metric to rank by (``mnc choose`` and ``mnc evaluate``): ``metric``, else the only
     metric with results, else the knowledge base's :attr:`~matchchoose.kb.KnowledgeBase.default_metric`."""
-    summary = kb.summary() if kb._exists() else {"results": {}}
+    summary = kb.summary() if kb.exists() else {"results": {}}
     available = sorted(summary["results"])
     if not available:
         raise KnowledgeBaseError(
@@ -135,9 +135,7 @@ def resolve_metric(kb, metric: str | None) -> str:
 def _check_linkable(kb, metric: str, probe: str) -> None:
     """Refuse, before profiling a folder, a knowledge base where no dataset has both ``metric``
     results and a ``probe`` profile: the new dataset could not be linked to any result."""
-    with kb._snapshot() as conn:
-        with_results = {row[0] for row in conn.execute(
-            "SELECT DISTINCT dataset FROM results WHERE kind = 'result' AND metric = ?", (metric,))}
+    with_results = set(kb.datasets_with_results(metric))
     profiles = kb.profiles()
     profiled = {d for d, p in zip(profiles["dataset"], profiles["probe"]) if p.split("@")[0] == probe}
     if not with_results & profiled:
@@ -275,7 +273,7 @@ def _profile_target(kb, path, dataset, *, name, probe_name, probe_options, batch
         raise KnowledgeBaseError(f"Dataset {dataset!r} has no {probe_name!r} profile in {kb.path}: profile it "
                                  f"with 'mnc profile DIR --name {dataset} --probe {probe_name}'.")
     probe_key = matches["probe"].iloc[0]
-    from ..profile._profiler import update_distances
+    from ..profile import update_distances
 
     update_distances(kb, dataset, probe_key, matches["preprocess"].iloc[0])
     return dataset, probe_key, True

@@ -132,7 +132,7 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
     if (folder is None) == (dataset is None):
         raise click.UsageError("Give a FOLDER of images or --dataset NAME (one of the two).")
     kb = KnowledgeBase(resolve_kb_path(kb_path, embedded=True))
-    if not kb._exists():
+    if not kb.exists():
         from .._errors import KnowledgeBaseError
 
         raise KnowledgeBaseError(f"No knowledge base at {kb.path}: pass --kb, or build one with 'mnc kb import' and "

@@ -28,7 +28,7 @@ def _kb(kb_path, *, create: bool = False):
 
     path = resolve_kb_path(kb_path)
     store = KnowledgeBase(path)
-    return store if create or store._exists() else None
+    return store if create or store.exists() else None
 
 
 def _billions(value) -> str:

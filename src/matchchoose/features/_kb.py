@@ -22,7 +22,7 @@ __all__ = ["zoo_entries", "add_model", "compute_size", "zoo_features", "store_fe
 
 
 def _kb_entries(kb) -> list:
-    if kb is None or not kb._exists():
+    if kb is None or not kb.exists():
         return []
     entries = []
     for name in kb.model_configs()["model"]:

@@ -100,9 +100,11 @@ def _encode(profile: Profile) -> dict:
 
 
 def _stats(embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from ..profile._distances import gaussian_stats  # numpy only
-
-    return gaussian_stats(embeddings.astype(np.float64))
+    """Mean and unbiased covariance in float64, as :func:`matchchoose.profile.gaussian_stats` computes
+    them (the same two numpy calls, so a recomputed covariance is bit for bit the stored one); kept
+    here so that the knowledge base never imports the profiling stage."""
+    arr = np.asarray(embeddings, dtype=np.float64)
+    return arr.mean(axis=0), np.atleast_2d(np.cov(arr, rowvar=False))
 
 
 def _compact(arr: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> bool:
@@ -180,6 +182,14 @@ class ProfileStore:
         (the first dataset name in sorted order when several names hold the same images)."""
         found = self._profiles_where("content_hash = ? AND probe = ?", (content_hash, probe), preprocess, embeddings)
         return found[0] if found else None
+
+    def find_profiles(self, probe: str, *, content_hash: str | None = None, preprocess: str | None = None,
+                      embeddings: bool = False) -> list[Profile]:
+        """Stored profiles of ``probe`` (its key), optionally only those of the images ``content_hash``
+        and of one ``preprocess`` mode, ordered by dataset; with ``embeddings``, their embeddings too."""
+        if content_hash is None:
+            return self._profiles_where("probe = ?", (probe,), preprocess, embeddings)
+        return self._profiles_where("content_hash = ? AND probe = ?", (content_hash, probe), preprocess, embeddings)
 
     def profiles(self, probe: str | None = None, *, dataset: str | None = None) -> pd.DataFrame:
         """Stored profiles: ``dataset, probe, preprocess, n, dim, content_hash, embeddings (bool), created_at``."""

@@ -256,6 +256,10 @@ class KnowledgeBase(ProfileStore, GridStore):
             self._conn = None
 
     # ------------------------------------------------------------ connection
+    def exists(self) -> bool:
+        """Whether the knowledge base exists (its file; an in-memory one always does)."""
+        return self._exists()
+
     def _exists(self) -> bool:
         return self.path == _MEMORY or self.path.exists()
 
@@ -452,6 +456,15 @@ class KnowledgeBase(ProfileStore, GridStore):
         """Every dataset stored, sorted."""
         with self._snapshot() as conn:
             return [row[0] for row in conn.execute("SELECT name FROM datasets ORDER BY name")]
+
+    def datasets_with_results(self, metric: str) -> list[str]:
+        """The datasets with at least one recorded result of ``metric`` (prescores aside), sorted."""
+        if not self._exists():
+            return []
+        with self._snapshot() as conn:
+            return [row[0] for row in conn.execute(
+                "SELECT DISTINCT dataset FROM results WHERE kind = 'result' AND metric = ? ORDER BY dataset",
+                (metric,))]
 
     def remove_datasets(self, names, *, source: str | None = None) -> dict:
         """Delete datasets and everything recorded about them (results, prescores, features,

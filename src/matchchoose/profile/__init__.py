@@ -13,7 +13,7 @@
   knowledge base and adds its distances to the other profiled datasets.
 """
 
-from ..kb._profiles import Profile
+from ..kb import Profile
 from ._caption import CaptionProbe
 from ._clip import ClipProbe
 from ._dinov2 import Dinov2Probe, convert_onnx

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import InputError, KnowledgeBaseError
-from ..kb._profiles import Profile, distance_metric_name
+from ..kb import Profile, distance_metric_name
 from ._distances import frechet_distances_to, gaussian_stats
 from ._images import ImageFolder
 from ._probes import Probe, get_probe
@@ -158,7 +158,7 @@ def _embed(probe: Probe, folder: ImageFolder, root: Path, *, batch_size, progres
 def _stored_default(kb, content: str, probe: str, name: str | None) -> Profile | None:
     """The stored profile of these images under probe ``probe``'s default weights (key == name),
     under ``name`` (or any name when ``name`` is None), if there is exactly one such."""
-    found = [p for p in kb._profiles_where("content_hash = ? AND probe = ?", (content, probe), None, False)
+    found = [p for p in kb.find_profiles(probe, content_hash=content)
              if name is None or p.dataset == name]
     if len({p.preprocess for p in found}) != 1:
         return None
@@ -180,7 +180,7 @@ def update_distances(kb, dataset: str, probe: str, preprocess: str, *, recompute
 
     Only missing distances are computed unless ``recompute`` (the profile itself is new)."""
     own = kb.profile(dataset, probe, preprocess)
-    others = {p.dataset: (p.mean, p.cov) for p in kb._profiles_where("probe = ?", (probe,), preprocess, False)
+    others = {p.dataset: (p.mean, p.cov) for p in kb.find_profiles(probe, preprocess=preprocess)
               if p.dataset != dataset}
     metric = distance_metric_name(probe)
     if not others:

@@ -18,9 +18,7 @@ import numpy as np
 from .. import __version__
 from .._cache import atomic_write, cache_dir, cache_key
 from .._errors import InputError
-from ..profile._distances import cmmd, frechet_distance, gaussian_stats, kid
-from ..profile._images import ImageFolder
-from ..profile._probes import Probe, get_probe
+from ..profile import ImageFolder, Probe, cmmd, frechet_distance, gaussian_stats, get_probe, kid
 
 __all__ = ["SCORE_KINDS", "Score", "metric_name", "record_score", "score_images"]
 
