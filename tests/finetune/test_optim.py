@@ -26,7 +26,7 @@ def test_kahan_summation_keeps_updates_below_bfloat16_resolution():
     w = torch.ones(64, dtype=torch.bfloat16, requires_grad=True)
     fopt = _constant_gradient_steps(w, 100, 1e-4)
     assert set(w.detach().float().unique().tolist()) <= {0.98828125, 0.9921875}  # the bfloat16 neighbours of 0.99
-    true = w.detach().float() + fopt.state["w"]["kahan"].float()  # weight + compensation = the exact sum
+    true = w.detach().float() + fopt.state["w"]["kahan_comp"].float()  # weight + compensation = the exact sum
     assert torch.allclose(true, torch.full((64,), 0.99), atol=1e-4)
     naive = torch.ones(64, dtype=torch.bfloat16)
     for _ in range(100):

@@ -7,13 +7,20 @@ Low-memory mode (:class:`FusedAdamW`) follows 2309.12381: the trainable weights 
 with **no float32 master copy**, and the optimizer step runs **during the backward pass**, one
 parameter at a time, from a ``register_post_accumulate_grad_hook``: as soon as a parameter's
 gradient is complete, AdamW updates it and the gradient is freed, so the gradients of the whole
-model never exist at once. The moments are kept in bfloat16 too; the update of one parameter is
-computed in float32 (temporaries the size of that parameter) and added with **compensated (Kahan)
-summation**: a bfloat16 buffer per parameter keeps what rounding the new weight to bfloat16 lost,
-and adds it back at the next step, so updates far below bfloat16's resolution (1e-5 on weights of
-order 1, where bfloat16's spacing is 2**-7) accumulate until they move the weight instead of being
-rounded away. Unlike the stochastic rounding this replaces, it needs no random numbers (no
-generator per parameter and step) and is deterministic, and it takes fewer kernels per step.
+model never exist at once. The step itself is torch-optimi's ``AdamW(kahan_sum=True,
+gradient_release=True)`` (one parameter per call): moments in bfloat16 and **compensated (Kahan)
+summation** of the updates, a bfloat16 buffer per parameter that keeps what rounding the new weight
+to bfloat16 lost and adds it back at the next step, so updates far below bfloat16's resolution
+(1e-5 on weights of order 1, where bfloat16's spacing is 2**-7) accumulate until they move the
+weight instead of being rounded away. No random numbers: runs are deterministic and resume exactly.
+
+torch-optimi replaced two implementations of our own (``benchmarks/full_finetune_benchmark.py``,
+docs/benchmarks.md section 11): stochastic rounding from a generator per parameter and step (7x
+slower per optimizer step, and it realised a third less of the true update), and a Kahan step with
+float32 temporaries (2.3x slower per optimizer step than optimi's in-place bfloat16 arithmetic,
+17 MB higher peak, the same loss). What this module adds around it: hooks armed only on the last
+micro-batch (exact gradient accumulation), the recipe's warm-up, per-parameter clipping, and
+checkpoints keyed by parameter name.
 
 Global-norm clipping needs every gradient at once, which fusing avoids; in low-memory mode
 ``max_grad_norm`` clips each parameter's gradient norm instead.
@@ -21,9 +28,9 @@ Global-norm clipping needs every gradient at once, which fusing avoids; in low-m
 
 from __future__ import annotations
 
-import math
-
 import torch
+
+from .._errors import require
 
 __all__ = ["FusedAdamW", "lr_at"]
 
@@ -41,9 +48,10 @@ class FusedAdamW:
     Parameters
     ----------
     named_params : dict
-        ``{name: parameter}``; parameters should be bfloat16 (any float dtype works).
+        ``{name: parameter}``; parameters should be bfloat16 (float32 ones step without Kahan
+        summation, as torch's AdamW).
     recipe : Recipe
-        Learning rate (and warm-up), betas, epsilon, weight decay, ``max_grad_norm``, seed.
+        Learning rate (and warm-up), betas, epsilon, weight decay, ``max_grad_norm``.
 
     Notes
     -----
@@ -53,61 +61,39 @@ class FusedAdamW:
     """
 
     def __init__(self, named_params: dict, recipe):
+        optimi = require("optimi", "The low-memory mode", "finetune")
         self.params = dict(named_params)
         self.recipe = recipe
-        self.state = {}
-        for name, p in self.params.items():
-            state = {"exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)}
-            if p.dtype in (torch.bfloat16, torch.float16):
-                state["kahan"] = torch.zeros_like(p)
-            self.state[name] = state
+        self.optimizer = optimi.AdamW(list(self.params.values()), lr=recipe.learning_rate,
+                                      betas=(recipe.adam_beta1, recipe.adam_beta2), eps=recipe.adam_epsilon,
+                                      weight_decay=recipe.weight_decay, kahan_sum=True, foreach=False, triton=False,
+                                      gradient_release=True)
         self.steps_done = 0
-        self._index = {id(p): name for name, p in self.params.items()}
         self._armed = False
-        self._step = 0
         self.stepped = 0
         self.handles = [p.register_post_accumulate_grad_hook(self._hook) for p in self.params.values()]
+
+    @property
+    def state(self) -> dict:
+        """``{name: {"exp_avg", "exp_avg_sq", "kahan_comp", "step"}}`` of the parameters stepped so far."""
+        return {name: self.optimizer.state[p] for name, p in self.params.items() if "exp_avg" in self.optimizer.state[p]}
 
     def begin_step(self, step: int, *, last: bool):
         """Arm (``last=True``) or disarm the hooks for the coming backward pass of step ``step``."""
         self._armed = last
-        self._step = step
         self.stepped = 0
-        r = self.recipe
-        t = step + 1
-        self._lr = lr_at(r, step)
-        self._bias1 = 1 - r.adam_beta1 ** t
-        self._sqrt_bias2 = math.sqrt(1 - r.adam_beta2 ** t)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(self.recipe, step)
 
     @torch.no_grad()
     def _hook(self, p: torch.Tensor):
         if not self._armed or p.grad is None:
             return
-        r = self.recipe
-        state = self.state[self._index[id(p)]]
-        grad = p.grad.float()
-        p.grad = None  # the gradient is freed as soon as it is used
-        if r.max_grad_norm:
-            norm = torch.linalg.vector_norm(grad)
-            grad.mul_(torch.clamp(r.max_grad_norm / (norm + 1e-6), max=1.0))
-        # copy=True: float32 states must not be overwritten by the in-place update below
-        m = state["exp_avg"].to(torch.float32, copy=True).lerp_(grad, 1 - r.adam_beta1)
-        state["exp_avg"].copy_(m)
-        v = state["exp_avg_sq"].to(torch.float32, copy=True).lerp_(grad.square_(), 1 - r.adam_beta2)
-        state["exp_avg_sq"].copy_(v)
-        del grad
-        # m / bias1 / (sqrt(v / bias2) + eps) = m * (sqrt(bias2) / bias1) / (sqrt(v) + eps * sqrt(bias2))
-        denom = v.sqrt_().add_(r.adam_epsilon * self._sqrt_bias2)
-        step_size = self._lr * self._sqrt_bias2 / self._bias1
-        kahan = state.get("kahan")
-        if kahan is None:  # float32 weights: plain AdamW
-            p.mul_(1 - self._lr * r.weight_decay).addcdiv_(m, denom, value=-step_size)
-        else:
-            new = p.float()
-            wanted = kahan.float().add_(new, alpha=-self._lr * r.weight_decay).addcdiv_(m, denom, value=-step_size)
-            new.add_(wanted)  # the weight plus everything owed to it
-            p.copy_(new)  # rounds to bfloat16 (nearest)
-            kahan.copy_(new.sub_(p))  # what the rounding lost, added back at the next step
+        if self.recipe.max_grad_norm:
+            norm = torch.linalg.vector_norm(p.grad, dtype=torch.float32)
+            p.grad.mul_(torch.clamp(self.recipe.max_grad_norm / (norm + 1e-6), max=1.0).to(p.grad.dtype))
+        self.optimizer.step(param=p)
+        self.optimizer.zero_grad(param=p)  # the gradient is freed as soon as it is used
         self.stepped += 1
 
     def finish_step(self):
@@ -115,15 +101,28 @@ class FusedAdamW:
         self.steps_done += 1
 
     def state_dict(self) -> dict:
-        """Moments by parameter name and the number of steps done (for checkpoints)."""
+        """Moments, Kahan compensations and step counts by parameter name (for checkpoints)."""
+        keys = ("exp_avg", "exp_avg_sq", "kahan_comp", "step")
         return {"steps_done": self.steps_done,
-                "state": {name: {k: v.detach().cpu() for k, v in s.items()} for name, s in self.state.items()}}
+                "state": {name: {k: s[k].detach().cpu() for k in keys if s.get(k) is not None}
+                          for name, s in self.state.items()}}
 
     def load_state_dict(self, data: dict):
+        """Restore :meth:`state_dict`; checkpoints of the earlier optimizers (moments only) load too."""
         self.steps_done = int(data["steps_done"])
-        for name, s in data["state"].items():
-            for k, v in s.items():
-                self.state[name][k].copy_(v)
+        for name, saved in data["state"].items():
+            p = self.params[name]
+            state = self.optimizer.state[p]
+            state["exp_avg"] = saved["exp_avg"].to(device=p.device, dtype=p.dtype).clone()
+            state["exp_avg_sq"] = saved["exp_avg_sq"].to(device=p.device, dtype=p.dtype).clone()
+            kahan = saved.get("kahan_comp", saved.get("kahan"))
+            if p.dtype in (torch.float16, torch.bfloat16):
+                state["kahan_comp"] = (torch.zeros_like(p) if kahan is None else
+                                       kahan.to(device=p.device, dtype=p.dtype).clone())
+            else:
+                state["kahan_comp"] = None
+            state["step"] = (saved["step"].clone() if "step" in saved
+                             else torch.tensor(self.steps_done, dtype=torch.int32))
 
     def remove(self):
         for h in self.handles:
