@@ -281,7 +281,7 @@ def _grid_spec(models, models_dir, domains, data_root, runs, steps=None, fidelit
     return GridSpec(models={m: str(Path(models_dir) / m) for m in models},
                     datasets={d: str(Path(data_root) / d) for d in domains}, out_dir=str(runs), recipe=recipe,
                     n_samples=n_samples or V2_GRID["n_samples"], sample_steps=sample_steps or V2_GRID["sample_steps"],
-                    guidance_scale=V2_GRID["guidance"], probe="dinov2", score_kinds=("fd", "kid"), val_fraction=0.2,
+                    guidance_scale=V2_GRID["guidance"], sample_resolution=64, probe="dinov2", score_kinds=("fd", "kid"), val_fraction=0.2,
                     seed=0, prescore=True, fidelities=fids,
                     sample_seeds=tuple(V2_GRID["sample_seeds"]) if curves else (),
                     sample_batch_size=n_samples or V2_GRID["n_samples"], sample_dtype="float32", register_models=False,
