@@ -32,7 +32,6 @@ def _register():
     from ._finetune import finetune
     from ._grid import grid
     from ._kb import kb
-    from ._microzoo import microzoo
     from ._quantize import quantize
     from ._sample import sample
     from ._score import score
@@ -50,7 +49,6 @@ def _register():
     cli.add_command(sample)
     cli.add_command(finetune)
     cli.add_command(grid)
-    cli.add_command(microzoo)
     cli.add_command(quantize)
 
 
