@@ -153,3 +153,70 @@ def test_mnc_grid_runs_reports_and_shows_status(tiny_models, captioned, mnc, tmp
     assert code == 0 and "skipped 1 done" in out
     code, _, err = mnc("grid", "--datasets", captioned["red"], "--out", tmp_path / "r", "--kb", kb)
     assert code == 2 and "No models" in err
+
+
+def test_learning_curves_and_sampling_seeds_are_recorded_per_fidelity_and_seed(tiny_models, captioned, tmp_path):
+    """Three stages (1, 2, 4 steps) of one run: scores at each fidelity; the target and the prescore once per seed."""
+    models = {"tiny-sd": tiny_models["tiny-sd"]}
+    datasets = {"red": captioned["red"]}
+    spec = _spec(models, datasets, tmp_path / "runs", recipe={**RECIPE, "steps": 4, "checkpoint_every": 100},
+                 fidelities=(1, 2), sample_seeds=(0, 1000), register_models=False, profile_datasets=False)
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    report = run_grid(kb, spec, progress=False)
+    assert (report.ran, report.done) == (1, 1)
+    rows = kb.curves("fd_pixels", per_row=True)
+    by_fidelity = rows.groupby("fidelity").size().to_dict()
+    assert by_fidelity == {1.0: 1, 2.0: 1, 4.0: 2}  # two sampling seeds at the target only
+    target = rows[rows["fidelity"] == 4.0]
+    assert sorted(p["sample_seed"] for p in target["provenance"]) == ["0", "1000"]
+    assert target["value"].nunique() == 2  # independent samples: the two seeds differ
+    pre = kb.curves("fd_pixels", per_row=True, prescores=True)
+    assert (pre["kind"] == "prescore").sum() == 2
+    # each stage resumed from the previous one: one run of 4 steps, and its stages' folders
+    cell = report.cells.iloc[0]["result"]
+    assert cell["finetune"]["steps"] == 4 and cell["finetune"]["stages"] == [1, 2, 4]
+    run = tmp_path / "runs" / "tiny-sd" / "red"
+    assert {p.name for p in run.iterdir() if p.is_dir()} >= {"samples", "samples-seed1000", "samples-step1",
+                                                            "samples-step2", "pretrained", "pretrained-seed1000"}
+    # mnc evaluate / choose read the target: one value per pair, the mean of the two seeds with aggregate="mean"
+    records = kb.records("fd_pixels", aggregate="mean")
+    assert len(records.results) == 1
+    assert abs(records.results["value"].iloc[0]) == pytest.approx(target["value"].mean())
+
+
+def test_staged_run_equals_the_straight_run(tiny_models, captioned, tmp_path):
+    """Fidelities are prefixes of the target run: the final adapter is the same with or without stages."""
+    from safetensors.torch import load_file
+
+    models = {"tiny-sd": tiny_models["tiny-sd"]}
+    datasets = {"red": captioned["red"]}
+    base = dict(recipe={**RECIPE, "steps": 3, "checkpoint_every": 100}, prescore=False, register_models=False,
+                profile_datasets=False)
+    run_grid(KnowledgeBase(tmp_path / "a.sqlite"), _spec(models, datasets, tmp_path / "a", **base), progress=False)
+    run_grid(KnowledgeBase(tmp_path / "b.sqlite"), _spec(models, datasets, tmp_path / "b", fidelities=(1, 2), **base),
+             progress=False)
+    adapters = [next((tmp_path / r / "tiny-sd" / "red" / "finetune" / "adapter").glob("*.safetensors"))
+                for r in ("a", "b")]
+    a, b = (load_file(str(p)) for p in adapters)
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def test_curve_settings_leave_old_recipe_hashes_alone_and_are_checked(tiny_models, captioned, tmp_path):
+    from matchchoose import InputError
+
+    plain = _spec(tiny_models, captioned, tmp_path)
+    assert "fidelities" not in plain.protocol() and "sample_seeds" not in plain.protocol()
+    assert plain.recipe_hash() == _spec(tiny_models, captioned, tmp_path, sample_seeds=(0,)).recipe_hash()
+    assert plain.recipe_hash() != _spec(tiny_models, captioned, tmp_path, fidelities=(1,)).recipe_hash()
+    with pytest.raises(InputError, match="fidelities must be training steps"):
+        _spec(tiny_models, captioned, tmp_path, fidelities=(5,)).protocol()
+    with pytest.raises(InputError, match="closer than n_samples"):
+        _spec(tiny_models, captioned, tmp_path, sample_seeds=(0, 1)).protocol()
+
+
+def test_no_cell_starts_after_the_deadline(tiny_models, captioned, tmp_path):
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    spec = _spec(tiny_models, captioned, tmp_path / "runs", register_models=False, profile_datasets=False)
+    report = run_grid(kb, spec, progress=False, stop_at=time.time() - 1)
+    assert (report.ran, report.skipped_deadline) == (0, 4)
+    assert set(kb.grid_cells(spec.recipe_hash())["state"]) == {"pending"}
