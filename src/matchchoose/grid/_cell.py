@@ -17,7 +17,49 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-__all__ = ["run_cell"]
+__all__ = ["draw_and_score", "run_cell", "split_target", "train_to"]
+
+
+def split_target(dataset_path, protocol: dict):
+    """The protocol's held-out split of ``dataset_path``: ``(train, val, captions)``, the captions
+    being the held-out images' (empty string when an image has none), in ``val``'s order."""
+    from ..profile import ImageFolder, split
+
+    train, val = split(ImageFolder(dataset_path), val_fraction=protocol["val_fraction"], random_state=protocol["seed"])
+    return train, val, [c or "" for c in val.captions]
+
+
+def train_to(model_path, train, finetune_dir, recipe, fidelity: int, *, progress: bool = False):
+    """Fine-tune up to ``fidelity`` steps, resuming from the newest checkpoint in ``finetune_dir``.
+
+    The learning rate does not depend on the total number of steps, so training to ``fidelity``
+    with ``recipe``'s other settings is a prefix of the full run (stages of one run); the trainer
+    checkpoints at its last step, so the next stage resumes exactly there."""
+    from ..finetune import finetune
+
+    return finetune(model_path, train, finetune_dir, replace(recipe, steps=int(fidelity)), resume=True,
+                    progress=progress)
+
+
+def draw_and_score(pipe, captions, val, out_dir, protocol: dict, seed: int, timings: dict | None = None) -> list:
+    """Sample ``protocol["n_samples"]`` images for the held-out ``captions`` into ``out_dir``
+    (resumable: images already there are kept) and score them against ``val``; a list of
+    :class:`~matchchoose.score.Score`. ``timings`` (``sample``, ``score`` seconds) is added to."""
+    from ..sample import sample_images
+    from ..score import score_images
+
+    p = protocol
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    sample_images(pipe, captions, out_dir, n=p["n_samples"], steps=p["sample_steps"],
+                  guidance_scale=p["guidance_scale"], resolution=p["sample_resolution"], seed=seed,
+                  batch_size=p.get("sample_batch_size", 4))
+    timings["sample"] = timings.get("sample", 0.0) + time.perf_counter() - t0
+    t0 = time.perf_counter()
+    found = score_images(out_dir, val, probe=p["probe"], probe_options=p["probe_options"], kinds=p["score_kinds"],
+                         random_state=p["seed"])
+    timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
+    return found
 
 
 def run_cell(task) -> dict:
@@ -32,48 +74,34 @@ def run_cell(task) -> dict:
     after each. Scores at the target fidelity (the recipe's ``steps``) and prescores are drawn
     once per seed of ``sample_seeds``; intermediate fidelities with the first seed only.
     """
-    from ..finetune import Recipe, finetune
-    from ..profile import ImageFolder, split
-    from ..sample import load_pipeline, sample_images
-    from ..score import score_images
+    from ..finetune import Recipe
+    from ..sample import load_pipeline
 
     p = task.protocol
     run = Path(task.run_dir)
     run.mkdir(parents=True, exist_ok=True)
     timings = {"finetune": 0.0, "sample": 0.0, "score": 0.0}
-    folder = ImageFolder(task.dataset_path)
-    train, val = split(folder, val_fraction=p["val_fraction"], random_state=p["seed"])
-    captions = [c or "" for c in val.captions]
+    train, val, captions = split_target(task.dataset_path, p)
     recipe = Recipe.from_dict(p["recipe"], source=f"grid recipe of {task.model} x {task.dataset}")
     target = recipe.steps
     curve = "fidelities" in p
     stages = sorted({int(f) for f in p.get("fidelities", ())} | {target})
     seeds = [int(s) for s in p.get("sample_seeds", [p["seed"]])]
-    scoring = {"probe": p["probe"], "probe_options": p["probe_options"], "kinds": p["score_kinds"],
-               "random_state": p["seed"]}
 
-    def draw_and_score(pipe, out_dir: Path, seed: int, fidelity) -> list:
-        t0 = time.perf_counter()
-        sample_images(pipe, captions, out_dir, n=p["n_samples"], steps=p["sample_steps"],
-                      guidance_scale=p["guidance_scale"], resolution=p["sample_resolution"], seed=seed,
-                      batch_size=p.get("sample_batch_size", 4))
-        timings["sample"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        found = score_images(out_dir, val, **scoring)
-        timings["score"] += time.perf_counter() - t0
+    def draw(pipe, out_dir: Path, seed: int, fidelity) -> list:
+        found = draw_and_score(pipe, captions, val, out_dir, p, seed, timings)
         return [{**asdict(s), "fidelity": fidelity if curve else None, "sample_seed": seed} for s in found]
 
     scores, result = [], None
     for fidelity in stages:
         t0 = time.perf_counter()
-        result = finetune(task.model_path, train, run / "finetune", replace(recipe, steps=fidelity), resume=True,
-                          progress=False)
+        result = train_to(task.model_path, train, run / "finetune", recipe, fidelity)
         timings["finetune"] += time.perf_counter() - t0
         pipe = load_pipeline(task.model_path, adapter_dir=result.adapter_dir, dtype=p.get("sample_dtype"))
         for seed in seeds if fidelity == target else seeds[:1]:
             name = "samples" if fidelity == target and seed == seeds[0] else (
                 f"samples-seed{seed}" if fidelity == target else f"samples-step{fidelity}")
-            scores += draw_and_score(pipe, run / name, seed, fidelity)
+            scores += draw(pipe, run / name, seed, fidelity)
         del pipe
 
     prescores = []
@@ -82,7 +110,7 @@ def run_cell(task) -> dict:
         base = load_pipeline(task.model_path, dtype=p.get("sample_dtype"))
         for seed in seeds:
             name = "pretrained" if seed == seeds[0] else f"pretrained-seed{seed}"
-            prescores += draw_and_score(base, run / name, seed, None)
+            prescores += draw(base, run / name, seed, None)
         del base
         timings["prescore"] = time.perf_counter() - t0
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from .._errors import InputError, require
 from .._validation import check_in
 
-__all__ = ["BACKENDS", "CellTask", "GridReport", "GridSpec", "run_grid"]
+__all__ = ["BACKENDS", "CellTask", "GridReport", "GridSpec", "provenance", "run_grid"]
 
 BACKENDS = ("local", "ray")
 
@@ -217,6 +217,13 @@ def _versions() -> dict:
     return out
 
 
+def provenance(spec: GridSpec) -> dict:
+    """What every score of ``spec``'s cells records as provenance: the recipe hash (``grid_recipe``),
+    the split, the package versions and the whole protocol."""
+    return {"grid_recipe": spec.recipe_hash(), "split": f"val_fraction={spec.val_fraction},seed={spec.seed}",
+            "versions": _versions(), **spec.protocol()}
+
+
 def _record(kb, spec: GridSpec, recipe: str, task: CellTask, outcome: dict) -> bool:
     from ..score import record_score
     from ..score._score import Score
@@ -225,8 +232,7 @@ def _record(kb, spec: GridSpec, recipe: str, task: CellTask, outcome: dict) -> b
         kb.grid_fail(task.model, task.dataset, recipe, outcome["error"], run_dir=task.run_dir)
         return False
     result = outcome["result"]
-    protocol = {"grid_recipe": recipe, "split": f"val_fraction={spec.val_fraction},seed={spec.seed}",
-                "versions": _versions(), **spec.protocol()}
+    protocol = provenance(spec)
     for kind, prescore in (("scores", False), ("prescores", True)):
         for item in result.get(kind, []):
             item = dict(item)
