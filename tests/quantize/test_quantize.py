@@ -183,3 +183,10 @@ def test_mnc_quantize_and_sample(tiny_sd, captioned, mnc, tmp_path):
     assert len(list((tmp_path / "s").glob("*.png"))) == 2
     code, out, err = mnc(*args, "--out", tmp_path / "s2", "--quantize", "int4")
     assert code == 2 and "Unknown quantize scheme 'int4'" in err
+
+
+def test_mnc_quantize_is_documented(mnc):
+    code, out, _ = mnc("quantize", "--help")
+    assert code == 0 and "Example: mnc quantize" in out and "--bits" in out
+    code, out, _ = mnc("sample", "--help")
+    assert code == 0 and "--quantize" in out and "--bit-map" in out
