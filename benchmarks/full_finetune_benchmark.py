@@ -4,9 +4,12 @@ Every configuration trains the whole denoiser of the same pipeline on the same i
 seed (same batches, noise and timesteps), in its own subprocess (``matchchoose.finetune``'s trainer,
 so the numbers are those of ``mnc finetune``), and reports:
 
-* ``train MB``: peak resident memory during the steps minus the memory once loaded (the peak is
-  reset after loading, see ``finetune_memory.py``): gradients, optimizer moments, master copies,
-  activations. CUDA: allocated-memory statistics instead.
+* ``peak MB``: peak resident memory of the process during the steps (the peak is reset once the
+  pipeline is loaded and the optimizer built, see ``finetune_memory.py``; torch's libraries and a
+  float32 copy of the start weights, the same in every mode, included). ``train MB``: that peak
+  minus the memory before the first step; it hides optimizer state allocated up front (our own
+  optimizers) and shows state allocated lazily (torch, optimi), so compare modes on ``peak MB``.
+  CUDA: allocated-memory statistics instead.
 * ``s/step``: mean wall time of the steps after the first; ``min s/step``: the fastest step (less
   sensitive to other processes on a shared machine).
 * ``loss``: mean training loss of the last 5 steps (the same batches in every mode).
@@ -378,14 +381,16 @@ def main(argv=None):
           f"{args.steps} steps, lr {args.lr:g}, seeds {args.seeds}, device {args.device}; "
           f"{time.perf_counter() - t_all:.0f} s in all")
     print()
-    print("| mode | train MB | s/step | min s/step | loss (last 5 steps) | update err vs fp32 | tensors never changed |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| mode | peak MB | train MB | s/step | min s/step | loss (last 5 steps) | update err vs fp32 | "
+          "tensors never changed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         loss = [statistics.mean(r["losses"][-5:]) for r in mine]
         err = [r.get("update_err", float("nan")) for r in mine]
         frozen = f"{mine[0].get('frozen', 0)} / {mine[0].get('tensors', 0)}"
-        print(f"| {mode} | {_mean_sd([r['train_mb'] for r in mine], '.1f')} | "
+        print(f"| {mode} | {_mean_sd([r['loaded_mb'] + r['train_mb'] for r in mine], '.1f')} | "
+              f"{_mean_sd([r['train_mb'] for r in mine], '.1f')} | "
               f"{_mean_sd([r['s_per_step'] for r in mine], '.3f')} | "
               f"{_mean_sd([r['min_s_per_step'] for r in mine], '.3f')} | {_mean_sd(loss, '.4f')} | "
               f"{_mean_sd(err, '.3f')} | {frozen} |")
