@@ -92,3 +92,24 @@ def test_fused_adamw_accumulates_until_the_last_micro_batch():
     (x @ w.t() + 1).pow(2).mean().backward()
     assert w.grad is None and fopt.stepped == 1 and (w.detach() != 0).all()
     assert fopt.state["w"]["exp_avg"].dtype == torch.bfloat16
+
+
+def test_checkpoints_of_the_earlier_optimizer_still_load():
+    """A low-memory checkpoint written before issue 14 (moments by name, no Kahan buffer, no step count)
+    resumes: the moments are restored, the step count follows ``steps_done``, the buffer starts at zero."""
+    w = torch.ones(5, dtype=torch.bfloat16, requires_grad=True)
+    legacy = {"steps_done": 3, "state": {"w": {"exp_avg": torch.full((5,), 0.5, dtype=torch.bfloat16),
+                                               "exp_avg_sq": torch.full((5,), 0.25, dtype=torch.bfloat16)}}}
+    fopt = FusedAdamW({"w": w}, Recipe(learning_rate=1e-2, weight_decay=0.0, max_grad_norm=0.0))
+    fopt.load_state_dict(legacy)
+    state = fopt.state["w"]
+    assert int(state["step"]) == 3 and torch.equal(state["kahan_comp"], torch.zeros_like(w))
+    assert torch.equal(state["exp_avg"], legacy["state"]["w"]["exp_avg"])
+    fopt.begin_step(3, last=True)
+    w.sum().backward()
+    fopt.finish_step()
+    assert int(fopt.state["w"]["step"]) == 4 and fopt.steps_done == 4 and (w.detach() < 1).all()
+    again = FusedAdamW({"w": w.detach().clone().requires_grad_(True)}, Recipe())
+    again.load_state_dict(fopt.state_dict())
+    assert all(torch.equal(again.state["w"][k], fopt.state["w"][k]) for k in ("exp_avg", "exp_avg_sq", "kahan_comp",
+                                                                             "step"))
