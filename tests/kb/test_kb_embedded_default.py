@@ -72,3 +72,18 @@ def test_choose_ranks_a_shipped_dataset_from_a_working_copy(copy):
     choice = choose(kb, dataset=dataset, cache=False)
     assert choice.known_results and choice.ranking["true_rank"].min() == 1
     assert sorted(choice.ranking["model"]) == sorted(kb.records(METRIC).models)
+
+
+def test_opening_the_packaged_file_by_path_reads_its_working_copy(tmp_path, monkeypatch):
+    """The shipped file is never written: KnowledgeBase(<its path>) answers from the working copy instead."""
+    import hashlib
+
+    monkeypatch.setenv("MNC_CACHE_DIR", str(tmp_path))
+    shipped = embedded_kb_file()
+    before = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    kb = KnowledgeBase(shipped)
+    assert kb.path != shipped and kb.path.parent == tmp_path / "default-kb"
+    assert kb.schema_version == latest_version() and kb.datasets()
+    kb.close()
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before
+    assert not shipped.with_name(shipped.name + "-wal").exists()

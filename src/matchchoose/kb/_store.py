@@ -165,6 +165,17 @@ class _Writer:
         return "inserted" if old is None else "updated"
 
 
+def _is_packaged(path: Path) -> bool:
+    """Whether ``path`` is the embedded knowledge base shipped inside the package."""
+    from ._embedded import embedded_kb_file
+
+    shipped = embedded_kb_file()
+    try:
+        return shipped is not None and path.exists() and path.resolve() == shipped.resolve()
+    except OSError:
+        return False
+
+
 def _enable_wal(conn: sqlite3.Connection) -> None:
     if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
         conn.execute("PRAGMA journal_mode = WAL")
@@ -236,6 +247,12 @@ class KnowledgeBase(ProfileStore, GridStore):
     def __init__(self, path=None, *, timeout: float = 30.0):
         path = default_kb_path() if path is None else path
         self.path = _MEMORY if os.fspath(path) == _MEMORY else Path(path)
+        if self.path != _MEMORY and _is_packaged(self.path):
+            # the shipped file is never written (opening it would migrate it and switch it to WAL):
+            # its working copy answers instead, as with --kb :embedded:
+            from ._embedded import embedded_kb
+
+            self.path = embedded_kb()
         self.timeout = timeout
         self._conn: sqlite3.Connection | None = None
         self._pid = None
