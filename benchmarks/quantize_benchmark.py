@@ -25,7 +25,7 @@ there.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/quantize_benchmark.py [--models-dir DIR] [--data-dir DIR]
+    OMP_NUM_THREADS=1 python benchmarks/quantize_benchmark.py [--models-dir DIR] [--data-dir DIR] [--domains A,B]
         [--families sd,pixart,flux] [--width 4] [--resolution 32] [--steps 10] [--n 16] [--seeds 0,1,2]
         [--schemes fp32,w8a8,w4a8,mpq:4,mpq-random:4] [--json out.json]
 """
@@ -136,6 +136,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", default=None, help="Folder of diffusers pipeline folders (default: tiny).")
     parser.add_argument("--data-dir", default=None, help="Folder of captioned image folders (default: drawn).")
+    parser.add_argument("--domains", default=None, help="Comma-separated folder names of --data-dir to use (default all).")
     parser.add_argument("--families", default="sd,pixart,flux", help="Tiny pipelines to build without --models-dir.")
     parser.add_argument("--width", type=int, default=4, help="Denoiser width multiplier of the tiny pipelines.")
     parser.add_argument("--schemes", default="fp32,w8a8,w4a8,mpq:4,mpq-random:4")
@@ -170,6 +171,11 @@ def main(argv=None):
             models = [build_tiny_pipeline(f, tmp / "models" / f, width=args.width) for f in args.families.split(",")]
         if args.data_dir:
             domains = sorted(p for p in Path(args.data_dir).iterdir() if p.is_dir())
+            if args.domains:
+                wanted = args.domains.split(",")
+                domains = [p for p in domains if p.name in wanted]
+                if len(domains) != len(wanted):
+                    sys.exit(f"--domains: not all of {wanted} are folders of {args.data_dir}")
         else:
             domains = make_domains(tmp / "data")
         schemes = args.schemes.split(",")
