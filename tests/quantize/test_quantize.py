@@ -190,3 +190,30 @@ def test_mnc_quantize_is_documented(mnc):
     assert code == 0 and "Example: mnc quantize" in out and "--bits" in out
     code, out, _ = mnc("sample", "--help")
     assert code == 0 and "--quantize" in out and "--bit-map" in out
+
+
+@pytest.mark.parametrize("family", ["sdxl", "sd3", "flux", "pixart", "sana"])
+def test_every_family_profiles_and_samples_quantised(family, tmp_path_factory):
+    """MPQ on each family mnc sample supports (sd above): profile, allocate, apply, sample twice the same."""
+    import torch
+
+    from matchchoose.finetune.tiny import build_tiny_pipeline
+    from matchchoose.sample import load_pipeline
+
+    path = build_tiny_pipeline(family, tmp_path_factory.mktemp("tiny") / family)
+    res = 32 if family == "sana" else 16
+    pipe = load_pipeline(path, device="cpu")
+    bitmap = profile_bitmap(pipe, ["a red cat", "a blue dog"], "mpq:4", num_steps=3, n_timesteps=2, resolution=res)
+    assert bitmap.average_bits("w") <= 4.0 and len(bitmap.layers) == len(bitmap.importance) > 0
+    extra = {"use_resolution_binning": False} if family in ("pixart", "sana") else {}
+
+    def images():
+        return pipe("a red cat", num_inference_steps=2, height=res, width=res, output_type="np",
+                    generator=torch.Generator().manual_seed(0), **extra).images
+
+    reference = images()
+    applied = quantize_pipeline(pipe, bitmap)
+    assert sum(applied.meta["applied"].values()) == len(bitmap.layers)
+    a = images()
+    np.testing.assert_array_equal(a, images())
+    assert not np.array_equal(a, reference)
