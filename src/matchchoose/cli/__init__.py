@@ -2,6 +2,10 @@
 
 Library errors (:class:`matchchoose.MatchChooseError`) become one line on stderr and exit code 2;
 no traceback reaches the user. Python warnings become one line each (``warning: ...``).
+
+Command lines of tools built on matchchoose (``mnc-microzoo``) reuse the same conventions:
+:func:`run` runs any click command that way, :func:`print_table` with :class:`Col` prints tables that
+never cut an id or a number, :data:`console` and :data:`console_err` are the terminals.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ import sys
 import click
 
 from .._errors import MatchChooseError
-from ._common import console_err
+from ._common import console, console_err
+from ._table import Col, print_table
 
-__all__ = ["main", "cli"]
+__all__ = ["Col", "cli", "console", "console_err", "main", "print_table", "run"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,16 +79,36 @@ def _warning_printer():
 
 def main(argv=None):
     """Entry point of ``mnc``; returns the exit code instead of raising on library errors."""
+    run(cli, argv, prog_name="mnc")
+
+
+def run(command: click.Command, argv=None, *, prog_name: str) -> None:
+    """Run a click ``command`` as ``mnc`` runs: library errors (and file-system refusals) are one line
+    on stderr and exit code 2, warnings one line each, never a traceback.
+
+    Parameters
+    ----------
+    command : click.Command
+        The command or group.
+    argv : list of str, optional
+        Arguments; default ``sys.argv[1:]``.
+    prog_name : str
+        The program's name in usage and help texts.
+
+    Examples
+    --------
+    >>> run(cli, ["version", "--json"], prog_name="mnc")    # doctest: +SKIP
+    """
     import warnings
 
     with warnings.catch_warnings():
         warnings.showwarning = _warning_printer()
-        _main(argv)
+        _main(command, argv, prog_name)
 
 
-def _main(argv):
+def _main(command, argv, prog_name):
     try:
-        cli.main(args=argv, prog_name="mnc", standalone_mode=False)
+        command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Abort:
         console_err.print("Aborted.")
         sys.exit(130)

@@ -11,6 +11,13 @@ folder:
     families          one module per pipeline family: sd, sdxl, sd3, flux, pixart, sana
     tiny              tiny random-weight pipelines shrunk from the zoo's configs (tests, tiny zoo)
 
+For trainers built beside this one (``tools/microzoo``'s VAE and pretraining loops), the trainer's
+image preparation and checkpoint conventions are public: :class:`TrainingImages` (an image folder's
+training view for a recipe: resize, crop, flip, scale to ``[-1, 1]``), :func:`latest_checkpoint`
+(the newest complete ``checkpoints/step-N``), :func:`step_seed` (the seed of step N's generator),
+:func:`rng_states` and :func:`set_rng_states` (the global random states a checkpoint's ``rng.pt``
+holds).
+
 Methods: ``lora`` (peft, attention projections) and ``adapter`` (bottleneck adapters after
 cross-attention, arXiv 2303.18181). ``Recipe(low_memory=True)`` trains bfloat16 weights without a
 float32 master copy, with the AdamW step fused into back-propagation (arXiv 2309.12381).
@@ -21,13 +28,15 @@ torch, diffusers and peft are imported only when training or loading (``pip inst
 
 from __future__ import annotations
 
+from ._data import TrainingImages
 from ._recipe import METHODS, MIXED_PRECISION, Recipe
 from .families import REGISTRY as FAMILIES
 from ._layout import latest_checkpoint
 from .families import detect_family
 
 __all__ = ["FAMILIES", "METHODS", "MIXED_PRECISION", "FinetuneResult", "Recipe", "detect_family", "finetune",
-           "latest_checkpoint", "load_adapter", "read_adapter_config"]
+           "latest_checkpoint", "load_adapter", "read_adapter_config", "rng_states", "set_rng_states", "step_seed",
+           "TrainingImages"]
 
 
 def _need():
@@ -120,6 +129,53 @@ def read_adapter_config(adapter_dir):
     from ._load import read_adapter_config as read
 
     return read(adapter_dir)
+
+
+def step_seed(seed: int, step: int, salt: int = 0) -> int:
+    """The seed of the ``torch.Generator`` the trainer draws step ``step``'s randomness from.
+
+    A step depends only on the run's seed and its index, so a resumed run repeats the same steps.
+
+    Examples
+    --------
+    >>> step_seed(0, 3)
+    30021
+    """
+    _need()
+    from ._train import _step_seed
+
+    return _step_seed(seed, step, salt)
+
+
+def rng_states(device) -> dict:
+    """The global random states (torch, numpy, python; CUDA of ``device`` only), as a checkpoint's
+    ``rng.pt`` holds them (``torch.save`` it).
+
+    Parameters
+    ----------
+    device : torch.device
+        The training device; its CUDA state is saved when it is a CUDA device, else ``None``.
+    """
+    _need()
+    from ._train import _rng_states
+
+    return _rng_states(device)
+
+
+def set_rng_states(states: dict, device) -> None:
+    """Restore the global random states saved by :func:`rng_states` (a checkpoint's ``rng.pt``).
+
+    Parameters
+    ----------
+    states : dict
+        What :func:`rng_states` returned (also the older layout with every GPU's CUDA state).
+    device : torch.device
+        The training device: the CUDA state is restored on it when it is a CUDA device.
+    """
+    _need()
+    from ._train import _set_rng_states
+
+    _set_rng_states(states, device)
 
 
 def __getattr__(name):

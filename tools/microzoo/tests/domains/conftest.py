@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matchchoose.microzoo.domains import DOMAINS, PackageCache, Sources
+from matchchoose_microzoo.domains import DOMAINS, PackageCache, Sources
 
 WESNOTH_CORE = "usr/share/games/wesnoth/1.16/data/core"
 
@@ -454,14 +454,3 @@ def installed(tmp_path, monkeypatch):
         return cache
 
     return install
-
-
-@pytest.fixture
-def mnc_mz(mnc):
-    """The ``mnc`` runner with the ``microzoo`` group registered (until cli/__init__ registers it)."""
-    from matchchoose.cli import cli
-    from matchchoose.cli._microzoo import microzoo
-
-    if "microzoo" not in cli.commands:
-        cli.add_command(microzoo)
-    return mnc

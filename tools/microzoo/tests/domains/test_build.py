@@ -9,9 +9,9 @@ import warnings
 import pytest
 from PIL import Image
 
-from matchchoose._errors import InputError, MatchChooseError
-from matchchoose.microzoo import DOMAINS, BUILDER_VERSION, PackageCache, build_all, build_domain
-from matchchoose.microzoo.domains import _fetch, domain_status, iter_metadata
+from matchchoose import InputError, MatchChooseError
+from matchchoose_microzoo import DOMAINS, BUILDER_VERSION, PackageCache, build_all, build_domain
+from matchchoose_microzoo.domains import _fetch, domain_status, iter_metadata
 from matchchoose.profile import ImageFolder
 
 
@@ -139,7 +139,7 @@ def test_domain_status(installed, monkeypatch):
 
 
 def test_a_package_with_an_unknown_layout_is_a_one_line_error(tmp_path):
-    from matchchoose.microzoo.domains import Sources, list_items
+    from matchchoose_microzoo.domains import Sources, list_items
 
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from matchchoose.microzoo.domains import (DOMAINS, FetchError, MissingToolError, PackageCache, build_domain,
+from matchchoose_microzoo.domains import (DOMAINS, FetchError, MissingToolError, PackageCache, build_domain,
                                           fetch_sources)
-from matchchoose.microzoo.domains._glyphs import KANJIDIC
+from matchchoose_microzoo.domains._glyphs import KANJIDIC
 
 
 def _need_cairosvg():

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matchchoose.microzoo.domains import DOMAINS, fit_square, list_items
+from matchchoose_microzoo.domains import DOMAINS, fit_square, list_items
 
 #: Captions each fake tree must produce (exactly: files that must be skipped are in the trees too).
 EXPECTED = {
@@ -131,7 +131,7 @@ def test_wesnoth_square_terrain_tiles_are_cut_to_the_hex_mask(fake_sources):
 
 
 def test_kgeography_map_highlights_one_division(fake_sources):
-    from matchchoose.microzoo.domains._geo import HIGHLIGHT
+    from matchchoose_microzoo.domains._geo import HIGHLIGHT
 
     items = list_items(DOMAINS["kgeography_maps"], fake_sources("kgeography_maps"))
     north = next(i for i in items if i.key.endswith("#North")).load()

@@ -12,8 +12,8 @@ import zipfile
 
 import pytest
 
-from matchchoose.microzoo.domains import FetchError, MissingToolError, Package, PackageCache, _fetch
-from matchchoose.microzoo.domains._fetch import extract_deb
+from matchchoose_microzoo.domains import FetchError, MissingToolError, Package, PackageCache, _fetch
+from matchchoose_microzoo.domains._fetch import extract_deb
 
 
 def _tar_xz(files: dict[str, bytes]) -> bytes:

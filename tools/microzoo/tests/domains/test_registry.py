@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from matchchoose._errors import InputError
-from matchchoose.microzoo import DOMAINS, Domain, Item, Package, domain_names, get_domain, register_domain
-from matchchoose.microzoo.domains import fit_square
-from matchchoose.microzoo.domains._render import png_bytes
-from matchchoose.microzoo.domains._text import nice, parse_properties, parse_sexpr, parse_wml
+from matchchoose import InputError
+from matchchoose_microzoo import DOMAINS, Domain, Item, Package, domain_names, get_domain, register_domain
+from matchchoose_microzoo.domains import fit_square
+from matchchoose_microzoo.domains._render import png_bytes
+from matchchoose_microzoo.domains._text import nice, parse_properties, parse_sexpr, parse_wml
 
 
 # ------------------------------------------------------------------------------------ registry
@@ -57,7 +57,7 @@ def test_register_domain_refuses_to_replace_silently():
 
 
 def test_sources_mapping():
-    from matchchoose.microzoo import Sources
+    from matchchoose_microzoo import Sources
 
     src = Sources({"emoji": "/tmp/emoji"})
     assert "emoji" in src and "other" not in src and src.get("other") is None and len(src) == 1

@@ -73,7 +73,7 @@ def mixture():
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
     """``built(name)``: folder of the test-size zoo model ``name`` (random weights, seed 0), cached."""
-    from matchchoose.microzoo.models import build_pipeline
+    from matchchoose_microzoo.models import build_pipeline
 
     root = tmp_path_factory.mktemp("microzoo_models")
     cache = {}

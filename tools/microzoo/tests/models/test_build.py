@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from matchchoose.microzoo.models import ZOO, RESOLUTION, build_pipeline, zoo_metadata
+from matchchoose_microzoo.models import ZOO, RESOLUTION, build_pipeline, zoo_metadata
 
 
 def _hashes(folder):
@@ -64,7 +64,7 @@ def test_full_size_uses_the_real_minilm(tmp_path):
     import torch
     from safetensors.torch import load_file
 
-    from matchchoose.microzoo.models._text import minilm_folder
+    from matchchoose_microzoo.models._text import minilm_folder
 
     folder = build_pipeline("unet-s-minilm", tmp_path / "m", seed=0)
     pipe = diffusers.DiffusionPipeline.from_pretrained(str(folder))

@@ -7,8 +7,8 @@ import collections
 import numpy as np
 import pytest
 
-from matchchoose._errors import InputError
-from matchchoose.microzoo.models import MixtureData, RESOLUTION
+from matchchoose import InputError
+from matchchoose_microzoo.models import MixtureData, RESOLUTION
 
 
 def test_draws_respect_the_mixture(data_root, mixture):
@@ -45,7 +45,7 @@ def test_images_are_prepared_like_finetuning(data_root, mixture):
 
 
 def test_bad_mixtures_are_one_line_errors(data_root):
-    with pytest.raises(InputError, match=r"domain\(s\) nope missing; build them with 'mnc microzoo datasets build"):
+    with pytest.raises(InputError, match=r"domain\(s\) nope missing; build them with 'mnc-microzoo datasets build"):
         MixtureData(data_root, {"red_discs": 1, "nope": 1}, RESOLUTION)
     with pytest.raises(InputError, match="weight of domain 'red_discs' must be a positive number"):
         MixtureData(data_root, {"red_discs": 0}, RESOLUTION)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from matchchoose._errors import InputError
-from matchchoose.microzoo.models import pretrain
+from matchchoose import InputError
+from matchchoose_microzoo.models import pretrain
 
 ARGS = dict(batch_size=2, size="test", progress=False, checkpoint_every=1, warmup_steps=0, lr=1e-3)
 
@@ -77,8 +77,8 @@ def test_cached_latents_equal_the_family_encoder(built, data_root, mixture, name
     import torch
 
     from matchchoose.finetune.families import family_class
-    from matchchoose.microzoo.models import RESOLUTION, MixtureData, get_spec
-    from matchchoose.microzoo.models._pretrain import _Encodings
+    from matchchoose_microzoo.models import RESOLUTION, MixtureData, get_spec
+    from matchchoose_microzoo.models._pretrain import _Encodings
 
     family = family_class(get_spec(name).family).load(built(name))
     data = MixtureData(data_root, mixture, RESOLUTION)

@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from matchchoose._errors import InputError
-from matchchoose.microzoo.models import TEXT_ENCODERS, ZOO, get_spec, mixture_domains, model_names
+from matchchoose import InputError
+from matchchoose_microzoo.models import TEXT_ENCODERS, ZOO, get_spec, mixture_domains, model_names
 
 
 def test_zoo_differs_like_the_real_zoo():
@@ -27,7 +27,7 @@ def test_zoo_differs_like_the_real_zoo():
 
 
 def test_mixtures_are_partial_and_overlap_partially():
-    from matchchoose.microzoo.domains import DOMAINS
+    from matchchoose_microzoo.domains import DOMAINS
 
     everything = set(DOMAINS)
     for spec in ZOO.values():

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from matchchoose._errors import InputError
-from matchchoose.microzoo.models import build_pipeline, load_vae, train_vae
+from matchchoose import InputError
+from matchchoose_microzoo.models import build_pipeline, load_vae, train_vae
 
 
 @pytest.fixture(scope="module")

@@ -61,13 +61,13 @@ def register_domain(domain: Domain, *, replace: bool = False) -> Domain:
 
     Examples
     --------
-    >>> from matchchoose.microzoo.domains import DOMAINS
-    >>> register_domain(DOMAINS["mnist_digits"])
+    >>> from matchchoose_microzoo.domains import DOMAINS
+    >>> register_domain(DOMAINS["mnist_digits"])  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     ...
-    matchchoose._errors.InputError: Domain 'mnist_digits' is already registered; pass replace=True to redefine it.
+    matchchoose.InputError: Domain 'mnist_digits' is already registered; pass replace=True to redefine it.
     """
-    from ..._errors import InputError
+    from matchchoose import InputError
 
     if domain.name in DOMAINS and not replace:
         raise InputError(f"Domain '{domain.name}' is already registered; pass replace=True to redefine it.")

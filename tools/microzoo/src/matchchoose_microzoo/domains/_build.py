@@ -26,8 +26,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..._errors import InputError, MatchChooseError, require
-from ..._validation import check_int
+from matchchoose import InputError, MatchChooseError
+
+from .._deps import INSTALL
+from .._deps import require as require_tool
+from .._validation import check_int
 from ._fetch import PackageCache, tool_status
 from ._render import fit_square, png_bytes
 from ._spec import Domain, Item, Sources
@@ -94,13 +97,13 @@ def resolve_many(domains) -> list[Domain]:
         domains = [d.strip() for d in domains.split(",") if d.strip()] if isinstance(domains, str) else [domains]
     out = [resolve(d) for d in domains]
     if not out:
-        raise InputError("No domain given; pass 'all' or comma-separated names (mnc microzoo datasets list).")
+        raise InputError("No domain given; pass 'all' or comma-separated names (mnc-microzoo datasets list).")
     return list({d.name: d for d in out}.values())
 
 
 def _require_modules(domain: Domain) -> None:
     for module in domain.requires:
-        require(module, f"The micro-zoo domain '{domain.name}'", "microzoo")
+        require_tool(module, f"The micro-zoo domain '{domain.name}'")
 
 
 def domain_status(domain, cache: PackageCache | None = None) -> str:
@@ -111,7 +114,7 @@ def domain_status(domain, cache: PackageCache | None = None) -> str:
     cache = cache or PackageCache()
     missing = [m for m in domain.requires if importlib.util.find_spec(m.split(".")[0]) is None]
     if missing:
-        return f"no: needs {', '.join(missing)} (pip install 'matchchoose[microzoo]')"
+        return f"no: needs {', '.join(missing)} ({INSTALL})"
     todo = [p for p in domain.packages if not cache.is_cached(p)]
     if not todo:
         return "cached"
@@ -167,7 +170,7 @@ def build_domain(domain, out_dir, n: int = 200, size: int = 128, seed: int = 0, 
     Parameters
     ----------
     domain : str or Domain
-        A registered name (``mnc microzoo datasets list``) or a :class:`Domain`.
+        A registered name (``mnc-microzoo datasets list``) or a :class:`Domain`.
     out_dir : path-like
         Parent folder; the domain's folder is created inside it.
     n : int, default 200
@@ -223,7 +226,7 @@ def build_domain(domain, out_dir, n: int = 200, size: int = 128, seed: int = 0, 
             return BuildResult(domain.name, target, meta["n"], meta["n_available"], meta["n_skipped"],
                                meta["n_duplicates"], time.perf_counter() - start, "up to date")
         raise InputError(f"{target} exists and was built with other settings or packages; pass overwrite=True "
-                         f"(mnc microzoo datasets build --overwrite) or choose another output folder.")
+                         f"(mnc-microzoo datasets build --overwrite) or choose another output folder.")
 
     items = list_items(domain, sources)
     order = list(range(len(items)))

@@ -12,7 +12,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from ..._errors import require
+from .._deps import require as require_tool
 from ._render import font, glyph_image
 from ._spec import Domain, Item, Package, Sources
 
@@ -80,7 +80,7 @@ def script_letters(cmap: dict[int, str], limit: int = PER_FONT) -> list[tuple[st
 
 def world_scripts(src: Sources):
     """Letters of 145 scripts (Devanagari, Arabic, Ethiopic, Cherokee, runes...) in Noto fonts."""
-    ttlib = require("fontTools.ttLib", "The world_scripts domain", "microzoo")
+    ttlib = require_tool("fontTools.ttLib", "The world_scripts domain")
     folder = src[NOTO_CORE.name] / "usr/share/fonts/truetype/noto"
     load = lru_cache(maxsize=8)(lambda p: font(p, 190))
     seen = set()
@@ -116,7 +116,7 @@ def parse_kanjidic(path: Path) -> list[tuple[str, list[str], int]]:
 
 def kanji(src: Sources):
     """Stroke-order diagrams (numbered strokes) of the school kanji, with their English meanings."""
-    ttlib = require("fontTools.ttLib", "The kanji_stroke_order domain", "microzoo")
+    ttlib = require_tool("fontTools.ttLib", "The kanji_stroke_order domain")
     ttf = next((src[KANJI_FONT.name] / "usr/share/fonts/truetype").rglob("*.ttf"))
     with ttlib.TTFont(ttf, lazy=True) as tt:
         cmap = tt.getBestCmap() or {}

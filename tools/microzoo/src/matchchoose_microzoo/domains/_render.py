@@ -26,7 +26,9 @@ import math
 import warnings
 from pathlib import Path
 
-from ..._errors import MissingDependencyError, require
+from matchchoose import MissingDependencyError
+
+from .._deps import require as require_tool
 
 __all__ = ["MAX_SOURCE_PIXELS", "fit_square", "font", "glyph_image", "open_image", "png_bytes", "svg_image"]
 
@@ -65,7 +67,7 @@ def _cairosvg():
     """cairosvg, or a one-line error saying what is missing (the Python package, or the system's
     cairo library, which cairocffi loads at import and reports as an OSError)."""
     try:
-        return require("cairosvg", "SVG domains of the micro zoo", "microzoo")
+        return require_tool("cairosvg", "SVG domains of the micro zoo")
     except OSError as exc:
         raise MissingDependencyError(
             f"SVG domains of the micro zoo need the cairo library ({exc}): apt-get install libcairo2.") from None
@@ -156,7 +158,7 @@ def fit_square(img, size: int, *, fit: str = "pad", trim: bool = False, pixel_ar
     Image = _pil()
     from PIL import ImageOps
 
-    from ...profile import to_rgb
+    from matchchoose.profile import to_rgb
 
     bg = _BACKGROUND[background]
     img = ImageOps.exif_transpose(img)

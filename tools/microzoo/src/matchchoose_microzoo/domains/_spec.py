@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..._errors import InputError, MatchChooseError
+from matchchoose import InputError, MatchChooseError
 
 __all__ = ["REGISTRIES", "FITS", "Domain", "FetchError", "Item", "MissingToolError", "Package", "Sources"]
 
 #: Package registries the micro zoo fetches from, and the command-line tool each one needs.
 REGISTRIES = {"deb": "apt-get", "npm": "npm", "pip": "pip"}
 
-#: How an image becomes a square (see :func:`matchchoose.microzoo.domains.fit_square`).
+#: How an image becomes a square (see :func:`matchchoose_microzoo.domains.fit_square`).
 FITS = ("pad", "crop")
 
 
@@ -53,7 +53,7 @@ class Package:
         Expected sha256 of the downloaded file (``.deb``, ``.tgz`` or ``.whl``); a download that
         does not match is rejected. ``None`` records whatever comes.
     size_mb : float or None
-        Download size, shown by ``mnc microzoo datasets list``.
+        Download size, shown by ``mnc-microzoo datasets list``.
 
     Examples
     --------

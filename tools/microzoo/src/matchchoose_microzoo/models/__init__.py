@@ -9,7 +9,7 @@ and ``mnc sample`` take as is. See ``docs/microzoo-models.md``.
 
 Examples
 --------
->>> from matchchoose.microzoo.models import ZOO, pretrain, train_vae           # doctest: +SKIP
+>>> from matchchoose_microzoo.models import ZOO, pretrain, train_vae           # doctest: +SKIP
 >>> train_vae("/work/microzoo-data", "zoo/vae", steps=1500)                   # doctest: +SKIP
 >>> pretrain("unet-s-minilm", "/work/microzoo-data", "zoo/unet-s-minilm", vae="zoo/vae")  # doctest: +SKIP
 """
@@ -21,13 +21,14 @@ from ._spec import (LATENT_CHANNELS, RESOLUTION, TEXT_ENCODERS, VAE_CONFIG, VAE_
 
 __all__ = ["LATENT_CHANNELS", "RESOLUTION", "TEXT_ENCODERS", "VAE_CONFIG", "VAE_FACTOR", "ZOO", "MixtureData",
            "ModelSpec", "PretrainResult", "VaeResult", "build_pipeline", "denoiser_parameters", "get_spec", "load_vae",
-           "mixture_domains", "model_names", "pretrain", "train_vae", "zoo_metadata"]
+           "mixture_domains", "model_names", "pretrain", "train_vae", "use_minilm_folder", "zoo_metadata"]
 
 _LAZY = {
     "build_pipeline": "._build", "denoiser_parameters": "._build", "load_vae": "._build", "zoo_metadata": "._build",
     "MixtureData": "._data",
     "pretrain": "._pretrain", "PretrainResult": "._pretrain",
     "train_vae": "._vae", "VaeResult": "._vae",
+    "use_minilm_folder": "._text",
 }
 
 

@@ -1,4 +1,5 @@
-"""Command line of the micro-zoo base models: ``python -m matchchoose.microzoo.models COMMAND``.
+"""Command line of the micro-zoo base models: ``mnc-microzoo models COMMAND`` (or ``python -m
+matchchoose_microzoo.models COMMAND``).
 
 Commands: ``list`` (the zoo), ``vae`` (train the shared VAE), ``build`` (a random-weight model
 folder), ``pretrain`` (one model), ``all`` (the VAE, then every model). Errors are one line.
@@ -10,14 +11,14 @@ import sys
 
 import click
 
-from ..._errors import MatchChooseError
+from matchchoose import MatchChooseError
 
 
 @click.group()
 def main():
     """The micro zoo's tiny base models: list, train the shared VAE, build and pretrain.
 
-    Example: python -m matchchoose.microzoo.models all /work/microzoo-data /work/microzoo-models
+    Example: mnc-microzoo models all /work/microzoo-data /work/microzoo-models
     """
 
 
@@ -25,7 +26,7 @@ def main():
 def list_():
     """The zoo: family, denoiser parameters, text encoder, pretraining steps, mixture.
 
-    Example: python -m matchchoose.microzoo.models list
+    Example: mnc-microzoo models list
     """
     from . import ZOO, denoiser_parameters
 
@@ -46,7 +47,7 @@ def list_():
 def vae(data_root, out_dir, steps, batch_size, lr, seed, domains):
     """Train the shared VAE on the domains' training splits.
 
-    Example: python -m matchchoose.microzoo.models vae /work/microzoo-data zoo/vae --steps 2000
+    Example: mnc-microzoo models vae /work/microzoo-data zoo/vae --steps 2000
     """
     from . import train_vae
 
@@ -65,7 +66,7 @@ def vae(data_root, out_dir, steps, batch_size, lr, seed, domains):
 def build(name, out_dir, vae_dir, seed, size):
     """Write zoo model NAME with random denoiser weights (a diffusers folder).
 
-    Example: python -m matchchoose.microzoo.models build pixart-s zoo/pixart-s-init --vae zoo/vae
+    Example: mnc-microzoo models build pixart-s zoo/pixart-s-init --vae zoo/vae
     """
     from . import build_pipeline
 
@@ -94,7 +95,7 @@ def _pretrain_options(f):
 def pretrain(name, data_root, out_dir, vae_dir, steps, batch_size, lr, seed, quiet):
     """Pretrain zoo model NAME on its mixture (resumes from OUT_DIR's newest checkpoint).
 
-    Example: python -m matchchoose.microzoo.models pretrain sd3-s /work/microzoo-data zoo/sd3-s --vae zoo/vae
+    Example: mnc-microzoo models pretrain sd3-s /work/microzoo-data zoo/sd3-s --vae zoo/vae
     """
     from . import pretrain as run
 
@@ -114,7 +115,7 @@ def pretrain(name, data_root, out_dir, vae_dir, steps, batch_size, lr, seed, qui
 def all_(data_root, out_root, models, vae_steps, vae_dir, steps, batch_size, lr, seed, quiet):
     """Train the VAE (OUT_ROOT/vae, unless --vae) and pretrain every model into OUT_ROOT/<name>.
 
-    Example: python -m matchchoose.microzoo.models all /work/microzoo-data /work/microzoo-models
+    Example: mnc-microzoo models all /work/microzoo-data /work/microzoo-models
     """
     from pathlib import Path
 

@@ -14,7 +14,7 @@ import inspect
 import json
 from pathlib import Path
 
-from ..._errors import InputError, require
+from matchchoose import InputError, require
 from ._spec import LATENT_CHANNELS, RESOLUTION, VAE_CONFIG, VAE_FACTOR, get_spec
 
 __all__ = ["SIZES", "build_pipeline", "denoiser_parameters", "load_vae", "zoo_metadata"]
@@ -31,7 +31,7 @@ def _strip(config: dict) -> dict:
 
 
 def _source_configs(source: str):
-    from ...features import default_zoo_dir, read_pipeline_dir
+    from matchchoose.features import default_zoo_dir, read_pipeline_dir
 
     folder = default_zoo_dir() / source
     if not folder.is_dir():
@@ -252,9 +252,9 @@ def build_pipeline(name, path, *, vae=None, seed: int = 0, size: str = "full", o
                          f"{spec.name} does not provide.")
     pipe = pipe_cls(**kwargs)
     out.mkdir(parents=True, exist_ok=True)
-    from ...finetune.families._base import _quiet_loading
+    from matchchoose.finetune.families import quiet_loading
 
-    with _quiet_loading():
+    with quiet_loading():
         pipe.save_pretrained(out, safe_serialization=True)
     n_params = int(sum(p.numel() for p in denoiser.parameters()))
     meta = {"format": "matchchoose-microzoo-model/1", "name": spec.name, "family": spec.family,

@@ -9,7 +9,7 @@ it will be scored on.
 The ``j``-th image of step ``s`` is drawn from ``default_rng([seed, stream, s])``: a domain by the
 mixture weights, then an image of it uniformly (with replacement), so resuming at step ``s`` needs no
 sampler state. Images are resized and center-cropped by the fine-tuning data code
-(:meth:`matchchoose.finetune._data.TrainingImages.prepare`), so pretraining and fine-tuning see the
+(:meth:`matchchoose.finetune.TrainingImages.prepare`), so pretraining and fine-tuning see the
 same pixels.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._errors import InputError
+from matchchoose import InputError
 
 __all__ = ["MixtureData", "available_domains"]
 
@@ -32,7 +32,7 @@ def available_domains(data_root) -> list[str]:
     root = Path(data_root)
     if not root.is_dir():
         raise InputError(f"Micro-zoo data folder {str(root)!r} does not exist; build the domains with "
-                         "'mnc microzoo datasets build --out DIR'.")
+                         "'mnc-microzoo datasets build --out DIR'.")
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "metadata.jsonl").is_file())
 
 
@@ -59,9 +59,8 @@ class MixtureData:
 
     def __init__(self, data_root, mixture: dict, resolution: int, *, seed: int = 0, held_out_fraction: float = 0.2,
                  split_seed: int = 0, part: str = "train"):
-        from ...finetune import Recipe
-        from ...finetune._data import TrainingImages
-        from ...profile import ImageFolder, split
+        from matchchoose.finetune import Recipe, TrainingImages
+        from matchchoose.profile import ImageFolder, split
 
         if part not in ("train", "held_out"):
             raise InputError(f"MixtureData: part must be 'train' or 'held_out', got {part!r}.")
@@ -77,7 +76,7 @@ class MixtureData:
         present = set(available_domains(root))
         missing = [d for d in mixture if d not in present]
         if missing:
-            raise InputError(f"{root}: domain(s) {', '.join(missing)} missing; build them with 'mnc microzoo datasets "
+            raise InputError(f"{root}: domain(s) {', '.join(missing)} missing; build them with 'mnc-microzoo datasets "
                              f"build --domains {','.join(missing)} --out {root}'.")
         self.root = root
         self.domains = list(mixture)

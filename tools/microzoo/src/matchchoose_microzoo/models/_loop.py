@@ -2,9 +2,9 @@
 
 A checkpoint ``OUT/checkpoints/step-N/`` holds ``weights.safetensors`` (the whole trained module),
 ``optimizer.pt``, ``rng.pt`` (torch, numpy and python global RNG states, as
-:mod:`matchchoose.finetune._train` saves them) and ``trainer_state.json`` (step, losses, settings,
+:func:`matchchoose.finetune.rng_states` returns them) and ``trainer_state.json`` (step, losses, settings,
 data hash). It is written to a temporary folder and renamed, so a crash never leaves a half
-checkpoint; :func:`matchchoose.finetune._layout.latest_checkpoint` finds the newest.
+checkpoint; :func:`matchchoose.finetune.latest_checkpoint` finds the newest.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import shutil
 import time
 from pathlib import Path
 
-from ..._errors import InputError
+from matchchoose import InputError
 
 __all__ = ["Progress", "load_checkpoint", "save_checkpoint", "step_seed"]
 
 
 def step_seed(seed: int, step: int, salt: int = 0) -> int:
     """Seed of the generator of step ``step`` (the fine-tuning trainer's formula)."""
-    from ...finetune._train import _step_seed
+    from matchchoose.finetune import step_seed as _step_seed
 
     return _step_seed(seed, step, salt)
 
@@ -39,7 +39,7 @@ def save_checkpoint(out_dir, step: int, module, optimizer, state: dict, keep: in
     import torch
     from safetensors.torch import save_file
 
-    from ...finetune._train import _rng_states
+    from matchchoose.finetune import rng_states
 
     root = Path(out_dir) / "checkpoints"
     final = root / f"step-{step}"
@@ -50,7 +50,7 @@ def save_checkpoint(out_dir, step: int, module, optimizer, state: dict, keep: in
     weights = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     save_file(weights, str(tmp / "weights.safetensors"))
     torch.save({"optimizer": optimizer.state_dict()}, tmp / "optimizer.pt")
-    torch.save(_rng_states(_device_of(module)), tmp / "rng.pt")
+    torch.save(rng_states(_device_of(module)), tmp / "rng.pt")
     (tmp / "trainer_state.json").write_text(json.dumps({"step": step, **state}, indent=1) + "\n", encoding="utf-8")
     if final.exists():
         shutil.rmtree(final)
@@ -72,7 +72,7 @@ def load_checkpoint(path, module, optimizer, settings: dict, data_hash: str, *, 
     import torch
     from safetensors.torch import load_file
 
-    from ...finetune._train import _set_rng_states
+    from matchchoose.finetune import set_rng_states
 
     path = Path(path)
     state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
@@ -90,7 +90,7 @@ def load_checkpoint(path, module, optimizer, settings: dict, data_hash: str, *, 
         raise InputError(f"{path}: the checkpoint's weights do not fit the model ({len(missing)} missing, "
                          f"{len(unexpected)} unexpected keys); use a new output folder.")
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)["optimizer"])
-    _set_rng_states(torch.load(path / "rng.pt", weights_only=True), _device_of(module))
+    set_rng_states(torch.load(path / "rng.pt", weights_only=True), _device_of(module))
     return state
 
 

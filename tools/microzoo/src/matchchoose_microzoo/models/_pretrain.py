@@ -1,9 +1,9 @@
 """Pretraining a zoo model: every denoiser weight, the fine-tuning family's own loss, the model's mixture.
 
 Pretraining is fine-tuning without adapters: the pipeline is loaded by its
-:class:`~matchchoose.finetune.families._base.Family` (frozen text encoders and VAE), every
+:class:`~matchchoose.finetune.families.Family` (frozen text encoders and VAE), every
 parameter of the denoiser is trained with AdamW, and the loss of a batch is the family's
-:meth:`~matchchoose.finetune.families._base.Family.loss`: DDPM epsilon / v-prediction for the
+:meth:`~matchchoose.finetune.families.Family.loss`: DDPM epsilon / v-prediction for the
 UNets, epsilon with learned sigma for PixArt, rectified flow with logit-normal noise levels for
 SD3. Batches come from the model's mixture (:class:`~._data.MixtureData`) with caption dropout
 (the empty caption; all-zero conditioning where the pipeline zeroes empty prompts, as SDXL does) so
@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._errors import InputError, require
+from matchchoose import InputError, require
 from ._spec import RESOLUTION, get_spec
 
 __all__ = ["PretrainResult", "pretrain"]
@@ -129,7 +129,7 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
     model : str or ModelSpec
         A zoo model (:data:`~._spec.ZOO`).
     data_root : str or Path
-        Folder with one ImageFolder per domain (``mnc microzoo datasets build --out``).
+        Folder with one ImageFolder per domain (``mnc-microzoo datasets build --out``).
     out_dir : str or Path
         The model folder (see the module docstring). Built with random weights
         (:func:`~._build.build_pipeline`, same ``seed``) when it has no ``model_index.json``.
@@ -177,10 +177,10 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
         a non-finite loss.
     """
     torch = require("torch", "Pretraining a micro-zoo model", "models")
-    from ...finetune import Recipe
-    from ...finetune._layout import latest_checkpoint
-    from ...finetune.families import family_class
-    from ...finetune.families._base import Batch
+    from matchchoose.finetune import Recipe
+    from matchchoose.finetune import latest_checkpoint
+    from matchchoose.finetune.families import family_class
+    from matchchoose.finetune.families import Batch
     from ._build import META_FILE, build_pipeline, zoo_metadata
     from ._data import MixtureData
     from ._loop import Progress, load_checkpoint, save_checkpoint, step_seed
@@ -278,9 +278,9 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
 
         denoiser.load_state_dict(load_file(str(latest / "weights.safetensors")))
     denoiser.eval()
-    from ...finetune.families._base import _quiet_loading
+    from matchchoose.finetune.families import quiet_loading
 
-    with _quiet_loading():
+    with quiet_loading():
         denoiser.save_pretrained(str(out / family.denoiser_name), safe_serialization=True)
     trained = steps - start
     window = losses[-min(len(losses), 100):]

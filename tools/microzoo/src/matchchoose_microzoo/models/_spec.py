@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..._errors import InputError
+from matchchoose import InputError
 
 __all__ = ["LATENT_CHANNELS", "RESOLUTION", "TEXT_ENCODERS", "VAE_CONFIG", "VAE_FACTOR", "ZOO", "ModelSpec",
            "get_spec", "mixture_domains", "model_names"]

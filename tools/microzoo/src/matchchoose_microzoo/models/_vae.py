@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._errors import InputError, require
+from matchchoose import InputError, require
 from ._spec import RESOLUTION, VAE_CONFIG
 
 __all__ = ["VaeResult", "train_vae", "vae_config"]
@@ -107,7 +107,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
     Parameters
     ----------
     data_root : str or Path
-        Folder with one ImageFolder per domain (``mnc microzoo datasets build --out``).
+        Folder with one ImageFolder per domain (``mnc-microzoo datasets build --out``).
     out_dir : str or Path
         The VAE folder (``config.json``, ``diffusion_pytorch_model.safetensors``,
         ``latent_stats.json``, ``train.json``) and its ``checkpoints/``.
@@ -137,7 +137,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
     """
     torch = require("torch", "Training the micro-zoo VAE", "models")
     diffusers = require("diffusers", "Training the micro-zoo VAE", "models")
-    from ...finetune._layout import latest_checkpoint
+    from matchchoose.finetune import latest_checkpoint
     from ._data import MixtureData, available_domains
     from ._loop import Progress, load_checkpoint, save_checkpoint, step_seed
 
@@ -199,9 +199,9 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
     stats["psnr_held_out"] = _psnr(vae, data_root, domains, held_out_fraction, per_domain=16)
     if stats["psnr_held_out"]:
         stats["psnr_held_out_mean"] = round(float(np.mean(list(stats["psnr_held_out"].values()))), 2)
-    from ...finetune.families._base import _quiet_loading
+    from matchchoose.finetune.families import quiet_loading
 
-    with _quiet_loading():
+    with quiet_loading():
         vae.save_pretrained(str(out), safe_serialization=True)
     (out / "latent_stats.json").write_text(json.dumps(stats, indent=1) + "\n", encoding="utf-8")
     trained = steps - start
