@@ -54,7 +54,7 @@ def _one(name: str, data: str | None, vae: str | None, steps: int, batch_size: i
     """Pretrain ``name`` for ``steps`` steps in a temporary folder; timings and peak memory."""
     import torch
 
-    from matchchoose.microzoo.models import ZOO, pretrain
+    from matchchoose_microzoo.models import ZOO, pretrain
 
     with tempfile.TemporaryDirectory() as tmp:
         if synthetic:
@@ -73,7 +73,7 @@ def _one(name: str, data: str | None, vae: str | None, steps: int, batch_size: i
 
 
 def speed(args) -> list:
-    from matchchoose.microzoo.models import ZOO
+    from matchchoose_microzoo.models import ZOO
 
     names = args.models.split(",") if args.models else list(ZOO)
     rows = []
@@ -160,7 +160,7 @@ def _sheet(out: Path, domains, data, columns: int = 6):
 
 
 def proof(args) -> dict:
-    from matchchoose.microzoo.models import ZOO, build_pipeline, pretrain
+    from matchchoose_microzoo.models import ZOO, build_pipeline, pretrain
 
     spec = ZOO[args.proof]
     domains = args.domains.split(",")
