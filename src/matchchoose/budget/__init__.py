@@ -4,7 +4,9 @@ Start from a selector's prior ranking (and the pretrained models' zero-shot scor
 shortlist briefly, drop the losers, continue the survivors (resuming, so continuing costs only the
 increment) and stop within the budget (issue 12). :func:`race` is the procedure; :func:`subtune`
 and :func:`prior_topk` are baselines; :func:`simulate_budgeted` replays all of them on a knowledge
-base's recorded learning curves (``mnc evaluate --budgeted``).
+base's recorded learning curves (``mnc evaluate --budgeted``); :func:`race_folder` runs them for
+real on an image folder, fine-tuning, sampling and scoring (``mnc race``; :class:`FinetuneRuns` is
+its ``run``).
 
 Examples
 --------
@@ -19,6 +21,7 @@ Examples
 
 from ._evidence import CurveBank, Evidence, rank_z
 from ._ledger import BudgetExceeded, Ledger
+from ._live import FinetuneRuns, RaceRun, default_fidelities, race_folder, read_prior
 from ._procedure import PROCEDURES, Selection, plan_schedules, prior_topk, race, subtune
 from ._simulate import RecordedRuns, simulate_budgeted
 
@@ -27,13 +30,18 @@ __all__ = [
     "BudgetExceeded",
     "CurveBank",
     "Evidence",
+    "FinetuneRuns",
     "Ledger",
+    "RaceRun",
     "RecordedRuns",
     "Selection",
+    "default_fidelities",
     "plan_schedules",
     "prior_topk",
     "race",
+    "race_folder",
     "rank_z",
+    "read_prior",
     "simulate_budgeted",
     "subtune",
 ]

@@ -38,6 +38,7 @@ def _register():
     from ._grid import grid
     from ._kb import kb
     from ._quantize import quantize
+    from ._race import race
     from ._sample import sample
     from ._score import score
     from ._version import version
@@ -54,6 +55,7 @@ def _register():
     cli.add_command(sample)
     cli.add_command(finetune)
     cli.add_command(grid)
+    cli.add_command(race)
     cli.add_command(quantize)
 
 
