@@ -28,7 +28,7 @@ def _equal(a, b):
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("name", ["unet-s-minilm", "sdxl-s", "pixart-s", "sd3-s"])
+@pytest.mark.parametrize("name", ["unet-s-minilm", "sdxl-s", "pixart-s", "sd3-s", "flux-s"])
 def test_one_step_trains_the_denoiser_only(built, data_root, mixture, tmp_path, name):
     import shutil
 
@@ -105,3 +105,19 @@ def test_pretrained_model_finetunes_and_samples_unchanged(data_root, mixture, tm
     pipe = load_pipeline(model, adapter_dir=run.adapter_dir, device="cpu")
     result = sample_images(pipe, ["a green grid pattern 1"], tmp_path / "samples", steps=2)
     assert result.generated == 1 and (tmp_path / "samples" / "00000.png").is_file()
+
+
+def test_a_wall_clock_budget_stops_early_records_the_steps_and_reproduces(data_root, mixture, tmp_path):
+    """max_seconds: stop after the first step past the budget, with a checkpoint; the record says how many steps
+    were trained, and training that many steps without a budget gives the same weights."""
+    budgeted = pretrain("unet-s-minilm", data_root, tmp_path / "a", steps=50, mixture=mixture, max_seconds=0.0,
+                        **{**ARGS, "checkpoint_every": 100})
+    trained = len(budgeted.losses)
+    assert 1 <= trained < 50
+    record = json.loads((tmp_path / "a" / "pretrain.json").read_text())
+    assert record["steps"] == trained and record["settings"]["steps"] == trained
+    assert (tmp_path / "a" / "checkpoints" / f"step-{trained}").is_dir()
+    straight = pretrain("unet-s-minilm", data_root, tmp_path / "b", steps=trained, mixture=mixture,
+                        **{**ARGS, "checkpoint_every": 100})
+    assert straight.losses == budgeted.losses
+    assert _equal(_state(tmp_path / "a", "unet"), _state(tmp_path / "b", "unet"))

@@ -19,7 +19,8 @@ def test_zoo_differs_like_the_real_zoo():
     widths = {s.denoiser["block_out_channels"][0] for s in unets}
     assert len(depths) >= 2 and len(widths) >= 2  # 2 vs 3 levels, narrow vs wide
     transformers = {s.denoiser_class for s in ZOO.values()} - {"UNet2DConditionModel"}
-    assert {"PixArtTransformer2DModel", "SD3Transformer2DModel"} <= transformers
+    assert {"PixArtTransformer2DModel", "SD3Transformer2DModel", "FluxTransformer2DModel"} <= transformers
+    assert len(ZOO) >= 8 and len(families) >= 5  # v2: the seven of v1 and a FLUX-like model
     assert len({s.text for s in ZOO.values()}) >= 3
     assert all(s.text in TEXT_ENCODERS for s in ZOO.values())
     assert model_names() == list(ZOO)
