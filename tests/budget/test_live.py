@@ -160,3 +160,16 @@ def test_fidelities_beyond_the_target_are_refused_before_the_prior(world, zoo_di
                        "2,8", "--out", tmp_path / "runs", *RECIPE, *SAMPLING)
     one_line_error(code, err, "Fidelities", "[1, 4]", "2, 8")
     assert "orange" not in set(KnowledgeBase(kb_path).profiles()["dataset"])
+
+
+def test_a_kb_without_the_race_metric_is_a_one_line_error(world, zoo_dir, mnc, tmp_path, one_line_error):
+    kb_path, orange = world
+    code, _, err = mnc("race", orange, "--budget", "6", "--models-dir", zoo_dir, "--kb", kb_path, "--kind", "kid",
+                       "--out", tmp_path / "runs", *RECIPE, *SAMPLING)
+    one_line_error(code, err, "no 'kid_pixels' results", "fd_pixels", "--prior FILE")
+    assert not any((tmp_path / "runs").rglob("finetune"))
+
+
+def test_mnc_race_is_documented(mnc):
+    code, out, _ = mnc("race", "--help")
+    assert code == 0 and "Example: mnc race" in out and "--kb" in out and "--budget" in out

@@ -468,6 +468,12 @@ def _predict_prior(kb, folder, metric: str, dataset: str, options: dict) -> pd.S
     """The selector's predicted scores for ``folder``, profiled as ``dataset`` (``mnc choose``)."""
     from ..choose import choose
 
+    available = sorted(kb.summary()["results"]) if kb.exists() else []
+    if metric not in available:
+        raise KnowledgeBaseError(
+            f"The knowledge base {kb.path} has no {metric!r} results, so Match & Choose cannot predict the prior of "
+            f"a race scored with {metric!r} (it has: {', '.join(available) or 'no results'}): score with a metric "
+            "it has (--probe, --kind) or give a prior (--prior FILE).")
     options = dict(options)
     options.setdefault("metric", metric)
     if options["metric"] != metric:
