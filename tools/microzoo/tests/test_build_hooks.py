@@ -14,9 +14,13 @@ from matchchoose_microzoo.models._text import minilm_folder
 
 
 @pytest.fixture
-def restore(monkeypatch):
-    monkeypatch.delenv(DINOV2_CONVERTED_ENV, raising=False)
+def restore():
+    """The build sets the environment itself (its processes inherit it): put it back afterwards."""
+    before = os.environ.pop(DINOV2_CONVERTED_ENV, None)
     yield
+    os.environ.pop(DINOV2_CONVERTED_ENV, None)
+    if before is not None:
+        os.environ[DINOV2_CONVERTED_ENV] = before
     use_minilm_folder(None)
 
 
