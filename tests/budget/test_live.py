@@ -173,3 +173,23 @@ def test_a_kb_without_the_race_metric_is_a_one_line_error(world, zoo_dir, mnc, t
 def test_mnc_race_is_documented(mnc):
     code, out, _ = mnc("race", "--help")
     assert code == 0 and "Example: mnc race" in out and "--kb" in out and "--budget" in out
+
+
+def test_a_fidelity_below_what_an_earlier_race_reached_branches_from_a_stage_checkpoint(world, zoo_dir, tmp_path):
+    """An earlier race took tiny-a from 1 to 4 steps; a later one asks for 2: trained from the
+    1-step checkpoint (one step), the run's own folder untouched."""
+    from matchchoose.grid import GridSpec
+
+    _, orange = world
+    kb = KnowledgeBase(tmp_path / "branch.sqlite")
+    spec = GridSpec(models={"tiny-a": str(zoo_dir / "tiny-a")}, datasets={"orange": str(orange)},
+                    out_dir=str(tmp_path), prescore=False, **OPTIONS)
+    earlier = FinetuneRuns(kb, spec, tmp_path / "run")
+    earlier("tiny-a", 1), earlier("tiny-a", 4)
+    later = FinetuneRuns(kb, spec, tmp_path / "run")
+    assert later("tiny-a", 4) == earlier.log[-1]["score"] and later.steps_trained == 0
+    later("tiny-a", 2)
+    assert later.steps_trained == 1 and (tmp_path / "run" / "tiny-a" / "finetune-branch-2" / "adapter").is_dir()
+    assert sorted(kb.curves("fd_pixels")["fidelity"]) == [1.0, 2.0, 4.0]
+    assert [p.name for p in sorted((tmp_path / "run" / "tiny-a" / "finetune" / "checkpoints").iterdir())] == \
+        ["step-1", "step-4"]

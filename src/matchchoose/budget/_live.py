@@ -23,6 +23,7 @@ Layout of ``out_dir``::
 
     OUT/<dataset>/<recipe hash>/prior.json              the prior the race entered with
     OUT/<dataset>/<recipe hash>/<model>/finetune/       checkpoints/, adapter/ (one run, staged)
+    OUT/<dataset>/<recipe hash>/<model>/finetune-branch-N/  N steps, when the run went past N unscored
     OUT/<dataset>/<recipe hash>/<model>/samples-stepN/  images after N steps
     OUT/<dataset>/<recipe hash>/<model>/pretrained/     images of the pretrained model (zero-shot)
     OUT/<dataset>/<recipe hash>/race.json               the last trace
@@ -160,6 +161,26 @@ class FinetuneRuns:
             raise InputError(f"Model {model!r} is not among the race's models ({', '.join(self.spec.models)}).")
         return str(self.spec.models[model])
 
+    def _run_folder(self, model: str, steps: int) -> Path:
+        """The fine-tuning folder that reaches ``steps``: the model's run, unless an earlier race took
+        it beyond ``steps`` without scoring there; then a branch started from a copy of the run's
+        newest checkpoint at or below ``steps`` (every stage checkpoint is kept), which continues it
+        exactly as the run did (each step depends only on the seed and its index)."""
+        import shutil
+
+        from ..finetune._layout import checkpoints
+
+        main = self._model_dir(model) / "finetune"
+        found = checkpoints(main)
+        if not found or found[-1][0] <= steps:
+            return main
+        branch = self._model_dir(model) / f"finetune-branch-{steps}"
+        below = [(step, folder) for step, folder in found if step <= steps]
+        if below and not checkpoints(branch):
+            step, folder = below[-1]
+            shutil.copytree(folder, branch / "checkpoints" / folder.name)
+        return branch
+
     def __call__(self, model, fidelity) -> float:
         model, fidelity = str(model), float(fidelity)
         key = (model, fidelity)
@@ -177,7 +198,7 @@ class FinetuneRuns:
         started = time.perf_counter()
         train, val, captions = self._data()
         recipe = Recipe.from_dict(self.protocol["recipe"], source=f"race recipe of {model}")
-        result = train_to(self._path(model), train, self._model_dir(model) / "finetune", recipe, int(fidelity),
+        result = train_to(self._path(model), train, self._run_folder(model, int(fidelity)), recipe, int(fidelity),
                           progress=self.train_progress)
         trained = int(fidelity) - int(result.resumed_from or 0)
         self.steps_trained += trained
