@@ -193,3 +193,17 @@ def test_a_fidelity_below_what_an_earlier_race_reached_branches_from_a_stage_che
     assert sorted(kb.curves("fd_pixels")["fidelity"]) == [1.0, 2.0, 4.0]
     assert [p.name for p in sorted((tmp_path / "run" / "tiny-a" / "finetune" / "checkpoints").iterdir())] == \
         ["step-1", "step-4"]
+
+
+def test_a_baseline_with_a_given_prior(world, zoo_dir, mnc, tmp_path):
+    """--procedure prior_topk --prior FILE: the prior's top model fully fine-tuned, nothing predicted."""
+    kb_path, orange = world
+    (tmp_path / "prior.csv").write_text("model,score\ntiny-a,0.1\ntiny-b,0.7\ntiny-c,0.3\n")
+    code, out, err = mnc("race", orange, "--budget", "4", "--models-dir", zoo_dir, "--kb", kb_path, "--procedure",
+                         "prior_topk", "--prior", tmp_path / "prior.csv", "--no-zero-shot", "--out", tmp_path / "runs",
+                         *RECIPE, *SAMPLING, "--quiet", "--json", tmp_path / "race.json")
+    assert code == 0, err
+    run = json.loads((tmp_path / "race.json").read_text())
+    assert run["prior_source"] == "given" and run["zero_shot"] is None and run["pick"] == "tiny-b"
+    assert [(t["model"], t["fidelity"], t["compute"]) for t in run["trace"]] == [("tiny-b", 4.0, 4.0)]
+    assert run["pick_trained"] and "trained to the target" in out

@@ -95,10 +95,20 @@ class FinetuneRuns:
     log : list of dict
         One entry per call: ``model``, ``fidelity``, ``score``, ``source`` ("ran" or
         "recorded"), ``steps_trained``, ``seconds``.
+
+    Examples
+    --------
+    >>> from matchchoose.grid import GridSpec                                          # doctest: +SKIP
+    >>> spec = GridSpec(models={"sd15": "zoo/sd15"}, datasets={"pets": "pets/"}, out_dir="runs",
+    ...                 recipe={"steps": 2000}, probe="dinov2", prescore=False)           # doctest: +SKIP
+    >>> run = FinetuneRuns(kb, spec, "runs/pets")                                      # doctest: +SKIP
+    >>> run("sd15", 500), run("sd15", 2000), run.steps_trained                         # doctest: +SKIP
+    (31.2, 24.7, 2000)
     """
 
     def __init__(self, kb, spec, run_dir, *, progress=None, train_progress: bool = False):
         from ..grid import provenance
+        from ..profile import get_probe
         from ..score import metric_name
 
         if len(spec.datasets) != 1:
@@ -108,8 +118,6 @@ class FinetuneRuns:
         self.protocol = spec.protocol()
         self.recipe_hash = spec.recipe_hash()
         self.provenance = provenance(spec)
-        from ..profile import get_probe
-
         self.metric = metric_name(spec.score_kinds[0], get_probe(spec.probe, **dict(spec.probe_options)).key)
         self.progress, self.train_progress = progress, train_progress
         self.steps_trained = 0
@@ -406,6 +414,13 @@ def race_folder(kb, folder, *, models: dict, budget: float, spec_options: dict, 
     Returns
     -------
     RaceRun
+
+    Examples
+    --------
+    >>> run = race_folder(KnowledgeBase("kb.sqlite"), "pets/", models={"sd15": "zoo/sd15", "sdxl": "zoo/sdxl"},
+    ...                   budget=3000, spec_options={"recipe": {"steps": 2000}}, out_dir="runs")  # doctest: +SKIP
+    >>> run.pick, run.spent, [(t["model"], t["fidelity"]) for t in run.trace]                   # doctest: +SKIP
+    ('sdxl', 3000.0, [('sdxl', 500.0), ('sd15', 500.0), ('sdxl', 2000.0)])
     """
     from ..grid import GridSpec
 
