@@ -206,4 +206,4 @@ def test_cli_choices_come_from_the_registries(mnc, monkeypatch):
         text = " ".join(out.split())
         assert all(name in text for name in PREDICTORS)
     code, out, _ = mnc("evaluate", "--help")
-    assert "Names: " + ", ".join(BASELINES) + "." in " ".join(out.split())
+    assert "Names: " + ", ".join(["blend", *BASELINES]) + "." in " ".join(out.split())

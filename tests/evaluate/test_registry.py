@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 
 from matchchoose import InputError, Metric, NotFittedError, ZooRecords
-from matchchoose.evaluate import BASELINES, SELECTORS, MethodSpec, describe_selectors, make_selector
+from matchchoose.evaluate import BASELINES, SELECTORS, BlendSelector, MethodSpec, describe_selectors, make_selector
 from matchchoose.rank import PREDICTORS, MatchChoose, make_predictor
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -25,8 +25,9 @@ def selector(name):
 
 
 def test_registry_names_mnc_and_every_baseline():
-    assert list(SELECTORS) == ["mnc", *BASELINES]
+    assert list(SELECTORS) == ["mnc", "blend", *BASELINES]
     assert SELECTORS["mnc"] is MatchChoose
+    assert SELECTORS["blend"] is BlendSelector
     assert all(isinstance(text, str) and text for text in describe_selectors().values())
 
 

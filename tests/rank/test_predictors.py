@@ -80,7 +80,7 @@ def test_unknown_names_list_choices():
     with pytest.raises(InputError, match=r"'estimator' parameter of RankClassifier must be one of \[.*'svc'"):
         RankClassifier("knn").fit(X, y, groups)
     with pytest.raises(InputError, match=r"'estimator' parameter of ScoreRegressor must be one of "
-                                         r"\['catboost', 'random_forest'\]. Got 'svr' instead."):
+                                         r"\['catboost', 'linear', 'random_forest'\]. Got 'svr' instead."):
         ScoreRegressor("svr").fit(X, y, groups)
     with pytest.raises(InputError, match="'n_classes' parameter of RankClassifier must be an int in"):
         RankClassifier(n_classes=1).fit(X, y, groups)

@@ -6,6 +6,6 @@
 ['sdxl-base', 'kolors', 'sd15']
 """
 
-from ._choose import Choice, choose, resolve_metric, resolve_probe
+from ._choose import CHOOSE_SELECTORS, DEFAULT_SELECTOR, Choice, choose, resolve_metric, resolve_probe
 
-__all__ = ["Choice", "choose", "resolve_metric", "resolve_probe"]
+__all__ = ["CHOOSE_SELECTORS", "Choice", "DEFAULT_SELECTOR", "choose", "resolve_metric", "resolve_probe"]

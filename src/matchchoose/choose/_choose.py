@@ -30,11 +30,17 @@ from .. import __version__
 from .._cache import atomic_write, cache_dir, cache_key
 from .._errors import InputError, KnowledgeBaseError
 from ..kb import distance_metric_name
+from .._validation import check_in
 from ..records import Metric
 
 __all__ = ["Choice", "choose", "resolve_metric", "resolve_probe"]
 
-_PREDICTOR_CACHE_VERSION = 1
+_PREDICTOR_CACHE_VERSION = 2
+
+#: Selectors ``mnc choose`` can rank with; the default is the one the issue-11 protocol chose
+#: (docs/benchmarks.md section 11).
+CHOOSE_SELECTORS = ("blend", "mnc", "mnc[paper]")
+DEFAULT_SELECTOR = "blend"
 
 
 @dataclass
@@ -56,7 +62,16 @@ class Choice:
     nearest : DataFrame
         The closest known datasets with results: ``dataset``, ``distance``, ``best_model``.
     shortlist : list of str
-        The top models to fine-tune first.
+        The models to fine-tune first: with the ``blend`` selector, the fewest top-ranked models whose
+        probability of being best adds up to ``coverage`` (its length follows the uncertainty); else the
+        top ``top``.
+    selector : str
+        The selector that ranked (``blend``, the default; ``mnc``; ``mnc[paper]``).
+    confidence : dict
+        How sure the ranking is and what drove it (``blend`` only, else ``{}``): ``p_best_pick`` (the
+        probability that the pick is the best), ``n_outcomes`` (the training datasets behind it),
+        ``coverage``, ``params`` (the choices nested leave-one-dataset-out made on the knowledge base) and
+        ``neighbours`` ({dataset: weight} of the nearest datasets that moved the ranking away from the prior).
     known_results : bool
         The dataset already had results in the knowledge base (left out of the fit).
     cache_hit : bool
@@ -76,6 +91,8 @@ class Choice:
     profile_reused: bool
     n_train_datasets: int
     timings: dict = field(default_factory=dict)
+    selector: str = "blend"
+    confidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """JSON-ready rendering (NaN as ``None``)."""
@@ -89,6 +106,7 @@ class Choice:
             "nearest": rows(self.nearest), "known_results": self.known_results, "cache_hit": self.cache_hit,
             "profile_reused": self.profile_reused, "n_train_datasets": self.n_train_datasets,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "selector": self.selector, "confidence": self.confidence,
         }
 
 
@@ -151,9 +169,18 @@ def _predictor_cache_path(cache, key: str) -> Path | None:
     return cache_dir("predictors", None if cache is True else cache) / f"{key}.pkl"
 
 
-def _fit_or_load(records, target: str, params: dict, cache):
+def _make_selector(params: dict):
+    params = dict(params)
+    if params.pop("selector") == "blend":
+        from ..evaluate import BlendSelector
+
+        return BlendSelector(**params)
     from ..rank import MatchChoose
 
+    return MatchChoose(**params)
+
+
+def _fit_or_load(records, target: str, params: dict, cache):
     key = cache_key({"records": records.content_hash(), "target": target, "params": params,
                      "version": __version__, "format": _PREDICTOR_CACHE_VERSION})
     path = _predictor_cache_path(cache, key)
@@ -163,7 +190,7 @@ def _fit_or_load(records, target: str, params: dict, cache):
                 return pickle.load(fh), True
         except Exception:  # a truncated or stale cache file is rebuilt, never trusted
             path.unlink(missing_ok=True)
-    model = MatchChoose(**params).fit(records)
+    model = _make_selector(params).fit(records)
     if path is not None:
         atomic_write(path, lambda fh: pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL))
     return model, False
@@ -182,9 +209,10 @@ def _given_truth(truth, records, target: str) -> pd.Series:
 
 
 def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None, metric: str | None = None,
-           probe: str | None = None, probe_options: dict | None = None, top: int = 3,
+           probe: str | None = None, probe_options: dict | None = None, top: int | None = None,
            predictor: str = "catboost", random_state: int = 0, cache=True, batch_size: int | None = None,
-           n_nearest: int = 3, progress: bool = False, truth=None, fidelity: float | None = None) -> Choice:
+           n_nearest: int = 3, progress: bool = False, truth=None, fidelity: float | None = None,
+           selector: str = DEFAULT_SELECTOR, coverage: float = 0.9) -> Choice:
     """Rank the zoo of ``kb`` for the image folder ``path`` (or the stored ``dataset``).
 
     Parameters
@@ -200,10 +228,17 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
         Quality metric; default: the only one with results.
     probe : str, optional
         Probe name; default: the one the knowledge base's profiles use.
-    top : int
-        Shortlist length.
+    top : int, optional
+        Shortlist length; default: as long as the uncertainty requires (``coverage``) with ``blend``, 3
+        otherwise.
     predictor, random_state :
-        :class:`~matchchoose.rank.MatchChoose` settings (the rest are its defaults).
+        :class:`~matchchoose.rank.MatchChoose` settings (``mnc`` selectors only; the rest are its defaults).
+    selector : {"blend", "mnc", "mnc[paper]"}
+        ``blend`` (default, chosen by the issue-11 protocol, docs/benchmarks.md section 11): Overall's prior
+        moved by the nearest datasets and prescores, tuned by nested leave-one-dataset-out;
+        ``mnc``: Match & Choose with priors; ``mnc[paper]``: the paper-faithful Match & Choose.
+    coverage : float in (0, 1]
+        Probability of holding the best model that the uncertainty-sized shortlist reaches.
     cache : bool or path
         Cache of fitted predictors and graph embeddings (``$MNC_CACHE_DIR``).
     truth : mapping, optional
@@ -227,8 +262,9 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     """
     if (path is None) == (dataset is None):
         raise InputError("choose needs an image folder or the name of a profiled dataset (one of the two).")
-    if not isinstance(top, int) or top < 1:
+    if top is not None and (not isinstance(top, int) or top < 1):
         raise InputError(f"--top must be a positive integer, got {top!r}.")
+    check_in("selector", selector, CHOOSE_SELECTORS)
     timings = {}
     t0 = time.perf_counter()
     metric_name = resolve_metric(kb, metric)
@@ -245,17 +281,29 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     timings["read"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    params = {"predictor": predictor, "random_state": int(random_state)}
+    params = {"selector": selector}
+    if selector != "blend":
+        params.update(predictor=predictor, random_state=int(random_state), priors=selector == "mnc")
     model, hit = _fit_or_load(linked.train, target, params, cache)
     timings["fit" if not hit else "load"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    ranking = _rank(model, target, linked)
+    explained = model.explain(target, coverage=coverage) if hasattr(model, "explain") else None
+    ranking = _rank(model, target, linked, explained)
     nearest = _nearest(kb, target, linked, n_nearest)
     timings["predict"] = time.perf_counter() - t0
+    confidence = {}
+    if explained is not None:
+        shortlist = explained["shortlist"] if top is None else list(ranking["model"].head(top))
+        confidence = {"p_best_pick": float(ranking["p_best"].iloc[0]), "n_outcomes": explained["n_outcomes"],
+                      "coverage": float(coverage), "params": explained["params"],
+                      "neighbours": {k: float(v) for k, v in explained["neighbours"].items()}}
+    else:
+        shortlist = list(ranking["model"].head(3 if top is None else top))
     return Choice(dataset=target, metric=linked.records.metric, probe=probe_key, ranking=ranking, nearest=nearest,
-                  shortlist=list(ranking["model"].head(top)), known_results=linked.truth is not None,
-                  cache_hit=hit, profile_reused=reused, n_train_datasets=len(linked.usable), timings=timings)
+                  shortlist=shortlist, known_results=linked.truth is not None,
+                  cache_hit=hit, profile_reused=reused, n_train_datasets=len(linked.usable), timings=timings,
+                  selector=selector, confidence=confidence)
 
 
 def _profile_target(kb, path, dataset, *, name, probe_name, probe_options, batch_size, progress):
@@ -312,11 +360,21 @@ def _link(kb, target, metric_name, probe_key, probe_name, *, fidelity, truth) ->
     return _Linked(records=records, train=train, truth=truth, usable=usable, distance_metric=dmetric)
 
 
-def _rank(model, target: str, linked: _Linked) -> pd.DataFrame:
-    """Stage 4: the models by predicted score (ties by name), with the prior and, when known, the truth."""
-    scores = model.predict(target)
+def _rank(model, target: str, linked: _Linked, explained=None) -> pd.DataFrame:
+    """Stage 4: the models by predicted score (ties by name), with the prior and, when known, the truth;
+    with an explanation, also each model's probability of being best, its 80 % interval and the parts of its
+    score (prior, nearest datasets, prescore)."""
+    scores = model.predict(target) if explained is None else explained["scores"]
     prior = linked.train.normalized_matrix().mean(axis=0).reindex(scores.index)
     ranking = pd.DataFrame({"model": scores.index, "score": scores.to_numpy(), "prior": prior.to_numpy()})
+    if explained is not None:
+        ranking["p_best"] = explained["p_best"].reindex(scores.index).to_numpy()
+        ranking["low"] = explained["low"].reindex(scores.index).to_numpy()
+        ranking["high"] = explained["high"].reindex(scores.index).to_numpy()
+        parts = explained["parts"].reindex(scores.index)
+        ranking["from_prior"] = parts["prior"].to_numpy()
+        ranking["from_neighbours"] = parts["neighbours"].to_numpy()
+        ranking["from_prescore"] = parts["prescore"].to_numpy()
     ranking = ranking.sort_values(["score", "model"], ascending=[False, True], kind="mergesort")
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
     truth = linked.truth

@@ -97,7 +97,13 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
 @click.argument("folder", type=click.Path(exists=True, file_okay=False), required=False)
 @click.option("--dataset", default=None, help="Rank for a dataset already profiled in the knowledge base (no FOLDER).")
 @click.option("--name", default=None, help="Dataset name for FOLDER (default: its stored name or the folder's name).")
-@click.option("--top", type=click.IntRange(min=1), default=3, show_default=True, help="Shortlist length.")
+@click.option("--top", type=click.IntRange(min=1), default=None,
+              help="Shortlist length (default: as long as the uncertainty requires, see --coverage; 3 for mnc).")
+@click.option("--coverage", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
+              help="Probability that the shortlist holds the best model (sizes the shortlist; blend only).")
+@click.option("--selector", type=click.Choice(["blend", "mnc", "mnc[paper]"]), default="blend", show_default=True,
+              help="blend: the default the issue-11 protocol chose (docs/benchmarks.md 11); mnc: Match & Choose "
+                   "with priors; mnc[paper]: the paper-faithful Match & Choose.")
 @click.option("--metric", default=None, help="Quality metric (default: the only one with results).")
 @click.option("--probe", default=None, help="Probe (default: the one the knowledge base's profiles use).")
 @_probe_flags
@@ -113,13 +119,15 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
               help="Train on the results at this fidelity (e.g. training steps) instead of each pair's target "
                    "(its largest fidelity).")
 @kb_option(embedded=True)
-def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size, device, predictor, seed, no_cache,
+def choose(folder, dataset, name, top, coverage, selector, metric, probe, probe_weights, batch_size, device, predictor, seed, no_cache,
            truth, json_out, fidelity, kb_path):
     """Rank the zoo's models for a folder of images: which one to fine-tune first.
 
     Profiles the folder (or reuses its profile), links it to the knowledge base's datasets by
-    Fréchet distance and ranks every model with Match & Choose, trained on the recorded results
-    (the fitted predictor is cached until the knowledge base changes). A request that cannot
+    Fréchet distance and ranks every model, trained on the recorded results (the fitted selector is
+    cached until the knowledge base changes). The default selector (blend) also says how sure it is
+    (each model's probability of being the best and an 80 % interval of its score), what drove the
+    ranking (prior, nearest datasets, prescores) and sizes the shortlist by that uncertainty. A request that cannot
     succeed is refused before profiling; a profile made before a later failure is kept, and the
     next run reuses it.
 
@@ -141,15 +149,27 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
     choice = choose_(kb, folder, dataset=dataset, name=name, metric=metric, probe=probe_name,
                      probe_options=_probe_options(probe_name, probe_weights, device), top=top, predictor=predictor,
                      random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True,
-                     truth=_read_truth(truth, kb, metric) if truth else None, fidelity=fidelity)
+                     truth=_read_truth(truth, kb, metric) if truth else None, fidelity=fidelity,
+                     selector=selector, coverage=coverage)
     arrow = "higher" if choice.metric.higher_is_better else "lower"
-    columns = [Col("rank", "right"), Col("model", style="bold"), Col("predicted score", "right"),
-               Col("prior (mean over datasets)", "right", drop=1)]
+    explained = bool(choice.confidence)
+    columns = [Col("rank", "right"), Col("model", style="bold"), Col("predicted score", "right")]
+    if explained:
+        columns += [Col("P(best)", "right"), Col("80 % interval", "right", drop=2),
+                    Col("from prior", "right", drop=3), Col("from nearest", "right", drop=3),
+                    Col("from prescore", "right", drop=4)]
+    else:
+        columns += [Col("prior (mean over datasets)", "right", drop=1)]
     if choice.known_results:
         columns += [Col(f"true {choice.metric.name}", "right"), Col("true rank", "right")]
     rows = []
     for row in choice.ranking.itertuples():
-        cells = [row.rank, row.model, _num(row.score), _num(row.prior)]
+        cells = [row.rank, row.model, _num(row.score)]
+        if explained:
+            cells += [f"{row.p_best:.2f}", f"{row.low:.3f} to {row.high:.3f}", _num(row.from_prior),
+                      f"{row.from_neighbours:+.4f}", f"{row.from_prescore:+.4f}"]
+        else:
+            cells += [_num(row.prior)]
         if choice.known_results:
             cells += [_num(row.true_value), "" if math.isnan(row.true_rank) else int(row.true_rank)]
         rows.append(cells)
@@ -159,7 +179,23 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
         rows = [[row.dataset, _num(row.distance), row.best_model] for row in choice.nearest.itertuples()]
         print_table(console, "Nearest known datasets",
                     [Col("dataset"), Col("Fréchet distance", "right"), Col("best model there", drop=1)], rows)
-    console.print(f"[bold]Shortlist:[/] {', '.join(choice.shortlist)}")
+    if explained:
+        conf = choice.confidence
+        p = conf["params"]
+        drivers = [f"prior: {p['aggregation']} score over {choice.n_train_datasets} datasets"]
+        if conf["neighbours"]:
+            near = ", ".join(f"{d} {w:.2f}" for d, w in conf["neighbours"].items())
+            drivers.append(f"nearest datasets x{p['a']:g} ({p['distance']} distances; weights {near})")
+        if p["b"] > 0 and choice.ranking["from_prescore"].abs().sum() > 0:
+            drivers.append(f"this dataset's prescores x{p['b']:g}")
+        console.print(f"[bold]How sure:[/] the pick is the best with probability {conf['p_best_pick']:.2f} "
+                      f"(from {conf['n_outcomes']} leave-one-dataset-out errors on the knowledge base)")
+        console.print(f"[bold]What drove it:[/] {'; '.join(drivers)}", highlight=False)
+        why = f"the fewest top models holding the best with probability >= {conf['coverage']:.2f}" if top is None \
+            else f"--top {top}"
+        console.print(f"[bold]Shortlist:[/] {', '.join(choice.shortlist)} ({why})")
+    else:
+        console.print(f"[bold]Shortlist:[/] {', '.join(choice.shortlist)}")
     if choice.known_results:
         best = choice.ranking.loc[choice.ranking["true_rank"] == 1, "model"].tolist()
         pick = choice.ranking.iloc[0]
@@ -168,7 +204,8 @@ def choose(folder, dataset, name, top, metric, probe, probe_weights, batch_size,
                       f"{int(pick.true_rank)} of {choice.ranking['true_rank'].notna().sum()}; the best is "
                       f"{', '.join(best)}.")
     spent = ", ".join(f"{k} {v:.2f} s" for k, v in choice.timings.items())
-    console.print(f"trained on {choice.n_train_datasets} datasets; predictor {'from cache' if choice.cache_hit else 'fitted'}"
+    console.print(f"trained on {choice.n_train_datasets} datasets; selector {choice.selector} "
+                  f"{'from cache' if choice.cache_hit else 'fitted'}"
                   f"; {spent}", style="dim")
     if json_out:
         Path(json_out).write_text(json.dumps(choice.to_dict(), indent=1))

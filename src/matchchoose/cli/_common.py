@@ -39,9 +39,9 @@ def predictor_names() -> list:
 
 def baseline_names() -> list:
     """The baselines of the selector registry (:data:`matchchoose.evaluate.SELECTORS` but ``mnc``)."""
-    from ..evaluate import BASELINES
+    from ..evaluate import SELECTORS
 
-    return list(BASELINES)
+    return [name for name in SELECTORS if name != "mnc"]
 
 
 def kb_option(func=None, *, embedded: bool = False):

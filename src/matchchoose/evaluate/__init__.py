@@ -11,6 +11,7 @@ from ._baselines import (
     RandomSelector,
     make_baseline,
 )
+from ._blend import BlendSelector
 from ._metrics import (
     METRICS,
     expected_random_metrics,
@@ -27,6 +28,7 @@ from ._split import Fold, LeaveOneDatasetOut, iter_folds
 
 __all__ = [
     "BASELINES",
+    "BlendSelector",
     "DirectSelector",
     "EvaluationResult",
     "Fold",

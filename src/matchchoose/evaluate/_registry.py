@@ -12,11 +12,13 @@ from __future__ import annotations
 from .._validation import check_in
 from ..rank import MatchChoose
 from ._baselines import BASELINES
+from ._blend import BlendSelector
 
 __all__ = ["SELECTORS", "describe_selectors", "make_selector"]
 
-#: Selector name -> class: ``mnc`` (Match & Choose) and every baseline of :data:`BASELINES`.
-SELECTORS = {"mnc": MatchChoose, **BASELINES}
+#: Selector name -> class: ``mnc`` (Match & Choose), ``blend`` (the prior-residual blend) and every baseline of
+#: :data:`BASELINES`.
+SELECTORS = {"mnc": MatchChoose, "blend": BlendSelector, **BASELINES}
 
 
 def make_selector(name: str, *, random_state=None, full_records=None, **params):

@@ -46,7 +46,8 @@ class MethodSpec:
 
 def default_methods(records: ZooRecords, *, mnc_params=None, predictors=(), ablation=False,
                     baselines=None) -> list:
-    """M&C (``mnc``), optional variants and every baseline the records allow.
+    """M&C (``mnc``), optional variants, the prior-residual blend (``blend``, the default selector of
+    ``mnc choose``) and every baseline the records allow.
 
     ``predictors`` (names of :data:`~matchchoose.rank.PREDICTORS`, or ``"all"``) add ``mnc[NAME]``;
     ``ablation`` adds ``mnc[features]`` and ``mnc[graph]``. A baseline is kept when its class
@@ -64,8 +65,12 @@ def default_methods(records: ZooRecords, *, mnc_params=None, predictors=(), abla
     if ablation:
         methods.append(MethodSpec("mnc[features]", "mnc", {**mnc_params, "inputs": "features"}))
         methods.append(MethodSpec("mnc[graph]", "mnc", {**mnc_params, "inputs": "graph"}))
+    if baselines is None or "blend" in baselines:
+        methods.append(MethodSpec("blend", "blend"))
     wanted = list(BASELINES) if baselines is None else list(baselines)
     for name in wanted:
+        if name == "blend":
+            continue
         if name not in BASELINES:
             raise InputError(f"Unknown baseline {name!r}: choose from {sorted(BASELINES)}.")
         if BASELINES[name].applies_to(records):
@@ -165,7 +170,10 @@ def run_evaluation(records: ZooRecords, methods=None, *, datasets=None, seeds=(0
     if not levels:
         raise InputError("The 'sparsity' parameter of run_evaluation must name at least one level. Got none.")
     list(iter_folds(records, datasets))  # check the names before any work
-    reference = overall_best_model(records)
+    try:
+        reference = overall_best_model(records)
+    except InputError:  # a sparse zoo where no model has every result: o2b is undefined (NaN), the rest stands
+        reference = None
     ks = _rel_ks(records)
     tasks = []
     for level in levels:

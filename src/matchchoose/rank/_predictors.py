@@ -153,7 +153,7 @@ class RankClassifier(RankPredictor):
 
 
 class ScoreRegressor(RankPredictor):
-    """Regression on the per-dataset normalised score (CatBoost RMSE or a random forest)."""
+    """Regression on the per-dataset normalised score (CatBoost RMSE, a random forest, or least squares)."""
 
     def __init__(self, estimator="catboost", random_state=0, params=None):
         self.estimator = estimator
@@ -174,9 +174,14 @@ class ScoreRegressor(RankPredictor):
 
             model = RandomForestRegressor(**{"n_estimators": 300, "random_state": self.random_state,
                                              "n_jobs": 1, **params})
+        elif self.estimator == "linear":
+            from sklearn.linear_model import LinearRegression
+
+            model = LinearRegression(**params)
         else:
             raise InputError(
-                "The 'estimator' parameter of ScoreRegressor must be one of ['catboost', 'random_forest']. "
+                "The 'estimator' parameter of ScoreRegressor must be one of ['catboost', 'linear', "
+                "'random_forest']. "
                 f"Got {self.estimator!r} instead."
             )
         self.model_ = model.fit(np.asarray(X, dtype=float), np.asarray(y, dtype=float))
@@ -228,6 +233,8 @@ PREDICTORS = {
                            "CatBoost regression on the per-dataset normalised score"),
     "rf_regressor": (lambda rs, **kw: ScoreRegressor("random_forest", random_state=rs, **kw),
                      "random forest regression on the per-dataset normalised score"),
+    "linear": (lambda rs, **kw: ScoreRegressor("linear", random_state=rs, **kw),
+               "linear regression on the per-dataset normalised score (TransferGraph's LR predictor)"),
 }
 
 
