@@ -76,6 +76,10 @@ def test_mnc_race_runs_within_budget_records_and_resumes(world, zoo_dir, mnc, tm
     assert trace and first["spent"] <= 6 and sum(t["compute"] for t in trace) == first["spent"]
     assert first["steps_trained"] == first["spent"] and {t["source"] for t in trace} == {"ran"}
     assert first["pick"] in first["prior"] and "Pick:" in out and first["pick"] in out
+    # the race decided at the first rung (it learned that rung is decisive); the budget left trains its pick
+    assert first["schedule"] == [[1.0, 3]] and [t["fidelity"] for t in trace] == [1.0, 1.0, 1.0, 4.0]
+    assert first["finished"] and first["pick_trained"] and trace[-1]["model"] == first["pick"]
+    assert trace[-1]["compute"] == 3 and first["spent"] == 6
     # every run is in the knowledge base with its fidelity and the race's protocol; zero-shot as prescores
     kb = KnowledgeBase(kb_path)
     rows = kb.curves("fd_pixels", per_row=True, prescores=True, datasets=["orange"])

@@ -330,6 +330,9 @@ class RaceRun:
         Compute charged to the budget (training steps), whether run now or earlier.
     steps_trained : int
         Training steps run by this call (0 on a rerun of a finished race).
+    finished : bool
+        The last run of ``trace`` trained the pick to the target after the procedure had decided
+        (``finish``), with budget it left unspent.
     """
 
     dataset: str
@@ -349,6 +352,7 @@ class RaceRun:
     recipe_hash: str
     run_dir: str
     learned_from: list = field(default_factory=list)
+    finished: bool = False
     seconds: float = 0.0
 
     @property
@@ -370,8 +374,8 @@ class RaceRun:
 
 def race_folder(kb, folder, *, models: dict, budget: float, spec_options: dict, out_dir, dataset: str | None = None,
                 fidelities=None, zero_shot: bool = True, prior=None, procedure: str = "race",
-                choose_options: dict | None = None, new_prior: bool = False, progress=None,
-                train_progress: bool = False) -> RaceRun:
+                choose_options: dict | None = None, new_prior: bool = False, finish: bool = True,
+                progress=None, train_progress: bool = False) -> RaceRun:
     """Run a budgeted selection for real on the image folder ``folder``.
 
     Parameters
@@ -408,6 +412,10 @@ def race_folder(kb, folder, *, models: dict, budget: float, spec_options: dict, 
         ``random_state``, ...): how the prior is predicted.
     new_prior : bool
         Predict the prior again instead of reading the one saved by an earlier run.
+    finish : bool
+        When the procedure decides without training its pick to the target (it may stop early when
+        the evidence it learned from other datasets is decisive), train the pick to the target if
+        the budget left allows: the model the user wanted, fine-tuned.
     progress : callable, optional
         See :class:`FinetuneRuns`.
 
@@ -469,12 +477,18 @@ def race_folder(kb, folder, *, models: dict, budget: float, spec_options: dict, 
         if len(curves) else None
     selection = PROCEDURES[procedure](list(spec.models), prior=prior, run=runs, budget=float(budget),
                                       fidelities=rungs, higher_is_better=higher, zero_shot=zs, history=history)
-    trace = _trace(selection.trace, runs.log)
+    done, spent = list(selection.trace), float(selection.spent)
+    reached = max((float(f) for m, f, _ in done if m == selection.pick), default=0.0)
+    finished = finish and reached < target and target - reached <= float(budget) - spent + 1e-9 * max(1.0, budget)
+    if finished:  # the race is sure of its pick early: the budget left trains it to the target
+        done.append([selection.pick, float(target), runs(selection.pick, target)])
+        spent += target - reached
+    trace = _trace(done, runs.log)
     learned = [] if history is None else [
         d.name for d in history.usable(list(spec.models), [float(f) for f in rungs])
         if zs is None or (d.zero_shot is not None and set(spec.models) <= set(d.zero_shot.index))]
     out = RaceRun(dataset=name, metric=runs.metric, higher_is_better=higher, procedure=procedure,
-                  budget=float(budget), fidelities=rungs, pick=selection.pick, spent=float(selection.spent),
+                  budget=float(budget), fidelities=rungs, pick=selection.pick, spent=spent, finished=bool(finished),
                   steps_trained=runs.steps_trained, trace=trace, schedule=selection.schedule,
                   prior={k: float(v) for k, v in prior.items()}, prior_source=prior_source,
                   zero_shot=None if zs is None else {k: float(v) for k, v in zs.items()},

@@ -83,6 +83,8 @@ def _printer(budget: float):
               help="Sample and score the pretrained models first (no training; evidence for the race).")
 @click.option("--prior", "prior_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="CSV with columns model and score (higher = better): the prior instead of Match & Choose's.")
+@click.option("--finish/--no-finish", default=True, show_default=True,
+              help="When the race decides early, train its pick to --steps with the budget it left.")
 @click.option("--new-prior", is_flag=True, help="Predict the prior again instead of reusing the one of an earlier run.")
 @click.option("--name", default=None, help="Dataset name of FOLDER in the knowledge base (default: the folder's name).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="mnc-race", show_default=True,
@@ -114,9 +116,10 @@ def _printer(budget: float):
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the race as JSON.")
 @kb_option
 @_recipe_options
-def race(folder, budget, models_dir, models, fidelities, procedure, zero_shot, prior_path, new_prior, name, out_dir,
-         recipe_path, n_samples, sample_steps, guidance, sample_resolution, split_seed, sample_batch_size, probe,
-         probe_weights, kind, val_fraction, profile_probe, predictor, prior_seed, quiet, json_out, kb_path, **flags):
+def race(folder, budget, models_dir, models, fidelities, procedure, zero_shot, prior_path, finish, new_prior, name,
+         out_dir, recipe_path, n_samples, sample_steps, guidance, sample_resolution, split_seed, sample_batch_size,
+         probe, probe_weights, kind, val_fraction, profile_probe, predictor, prior_seed, quiet, json_out, kb_path,
+         **flags):
     """Find the model to fine-tune on FOLDER within a budget of training steps, for real.
 
     Predicts the prior ranking (as 'mnc choose'), scores the pretrained models (zero-shot), then
@@ -144,7 +147,7 @@ def race(folder, budget, models_dir, models, fidelities, procedure, zero_shot, p
     run = race_folder(kb, folder, models=candidates, budget=budget, spec_options=options, out_dir=out_dir,
                       dataset=name, fidelities=_ints(fidelities, "--fidelities") or None, zero_shot=zero_shot,
                       prior=read_prior(prior_path) if prior_path else None, procedure=procedure,
-                      choose_options=choose_options, new_prior=new_prior,
+                      choose_options=choose_options, new_prior=new_prior, finish=finish,
                       progress=None if quiet else _printer(budget), train_progress=not quiet)
     _print(run)
     if json_out:
@@ -167,6 +170,8 @@ def _print(run) -> None:
                       f"{max(run.prior, key=run.prior.get)}", highlight=False)
     fraction = run.spent / run.exhaustive if run.exhaustive else 0.0
     trained = "trained to the target" if run.pick_trained else "not trained to the target within the budget"
+    if run.finished:
+        trained += " after the race had decided, with the budget it left"
     console.print(f"[bold]Pick:[/] {run.pick} ({trained})", highlight=False)
     console.print(f"compute {run.spent:g} of {run.budget:g} steps ({fraction:.1%} of the exhaustive grid, "
                   f"{run.exhaustive:g}); trained now {run.steps_trained} steps; {run.seconds:.1f} s; runs in "
