@@ -1,7 +1,7 @@
 """Build the embedded knowledge base and the README's example from a finished micro-zoo grid.
 
     .venv/bin/python scripts/build_default_kb.py --grid-kb runs/microzoo/kb.sqlite \
-        --data /work/microzoo-data --example openmoji --n-example 48
+        --data data/microzoo --example openmoji --n-example 48
 
 1. ``src/matchchoose/kb/default/microzoo.sqlite``: a consistent copy of the grid's knowledge base
    (SQLite backup API) without the example domain (``KnowledgeBase.remove_datasets``: its results,

@@ -2,7 +2,7 @@
 
 Start from a selector's prior ranking (and the pretrained models' zero-shot scores), fine-tune the
 shortlist briefly, drop the losers, continue the survivors (resuming, so continuing costs only the
-increment) and stop within the budget (issue 12). :func:`race` is the procedure; :func:`subtune`
+increment) and stop within the budget. :func:`race` is the procedure; :func:`subtune`
 and :func:`prior_topk` are baselines; :func:`simulate_budgeted` replays all of them on a knowledge
 base's recorded learning curves (``mnc evaluate --budgeted``); :func:`race_folder` runs them for
 real on an image folder, fine-tuning, sampling and scoring (``mnc race``; :class:`FinetuneRuns` is

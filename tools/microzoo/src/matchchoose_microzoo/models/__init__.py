@@ -1,6 +1,6 @@
 """The micro zoo's tiny base models: small T2I diffusers pipelines pretrained here on domain mixtures.
 
-Issue 6 item 2. :data:`ZOO` defines the models (UNet variants, SDXL-, PixArt- and SD3-like
+:data:`ZOO` defines the models (UNet variants, SDXL-, PixArt- and SD3-like
 transformers, three kinds of text conditioning, a pretraining mixture each);
 :func:`train_vae` trains the shared VAE on the micro-zoo domains, :func:`build_pipeline` writes a
 model with random weights and :func:`pretrain` trains all its denoiser weights on its mixture with
@@ -10,8 +10,8 @@ and ``mnc sample`` take as is. See ``docs/microzoo-models.md``.
 Examples
 --------
 >>> from matchchoose_microzoo.models import ZOO, pretrain, train_vae           # doctest: +SKIP
->>> train_vae("/work/microzoo-data", "zoo/vae", steps=1500)                   # doctest: +SKIP
->>> pretrain("unet-s-minilm", "/work/microzoo-data", "zoo/unet-s-minilm", vae="zoo/vae")  # doctest: +SKIP
+>>> train_vae("data/microzoo", "zoo/vae", steps=1500)                   # doctest: +SKIP
+>>> pretrain("unet-s-minilm", "data/microzoo", "zoo/unet-s-minilm", vae="zoo/vae")  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from matchchoose import MatchChooseError
 def main():
     """The micro zoo's tiny base models: list, train the shared VAE, build and pretrain.
 
-    Example: mnc-microzoo models all /work/microzoo-data /work/microzoo-models
+    Example: mnc-microzoo models all data/microzoo zoo
     """
 
 
@@ -47,7 +47,7 @@ def list_():
 def vae(data_root, out_dir, steps, batch_size, lr, seed, domains):
     """Train the shared VAE on the domains' training splits.
 
-    Example: mnc-microzoo models vae /work/microzoo-data zoo/vae --steps 2000
+    Example: mnc-microzoo models vae data/microzoo zoo/vae --steps 2000
     """
     from . import train_vae
 
@@ -95,7 +95,7 @@ def _pretrain_options(f):
 def pretrain(name, data_root, out_dir, vae_dir, steps, batch_size, lr, seed, quiet):
     """Pretrain zoo model NAME on its mixture (resumes from OUT_DIR's newest checkpoint).
 
-    Example: mnc-microzoo models pretrain sd3-s /work/microzoo-data zoo/sd3-s --vae zoo/vae
+    Example: mnc-microzoo models pretrain sd3-s data/microzoo zoo/sd3-s --vae zoo/vae
     """
     from . import pretrain as run
 
@@ -115,7 +115,7 @@ def pretrain(name, data_root, out_dir, vae_dir, steps, batch_size, lr, seed, qui
 def all_(data_root, out_root, models, vae_steps, vae_dir, steps, batch_size, lr, seed, quiet):
     """Train the VAE (OUT_ROOT/vae, unless --vae) and pretrain every model into OUT_ROOT/<name>.
 
-    Example: mnc-microzoo models all /work/microzoo-data /work/microzoo-models
+    Example: mnc-microzoo models all data/microzoo zoo
     """
     from pathlib import Path
 
