@@ -103,7 +103,7 @@ def test_a_bad_fidelity_names_file_line_and_column_and_stores_nothing(tmp_path, 
     assert not (tmp_path / "kb.sqlite").exists() or kb.summary()["results"] == {}
 
 
-def test_records_read_each_pairs_target_by_default(kb):
+def test_records_read_each_datasets_target_by_default(kb):
     best = kb.records("accuracy").results.set_index(["model", "dataset"])["value"]
     # (a, x): the two seeds at 400; (b, x): 400; (b, y): no number, its NULL row; (c, y): 50 beats NULL.
     assert best.to_dict() == {("a", "x"): 0.9, ("b", "x"): 0.65, ("b", "y"): 0.4, ("c", "y"): 0.3}
@@ -161,3 +161,20 @@ def test_mnc_kb_info_lists_fidelities(mnc, tmp_path):
     assert code == 0 and "8 inserted" in out
     code, out, _ = mnc("kb", "info", "--kb", tmp_path / "kb.sqlite")
     assert code == 0 and "fidelities of accuracy results (largest per pair = target): 50, 100, 400" in out
+
+
+def test_a_curve_that_stops_short_of_its_datasets_target_has_no_target_result(tmp_path):
+    """A model a budgeted race dropped after 100 steps on z: its early score is not taken for a final one."""
+    path = tmp_path / "race.csv"
+    path.write_text("model,dataset,metric,value,fidelity\n"
+                    "a,z,accuracy,0.50,100\na,z,accuracy,0.80,400\n"
+                    "b,z,accuracy,0.70,100\n"
+                    "c,z,accuracy,0.60,400\n"
+                    "b,w,accuracy,0.40,100\n")
+    kb = KnowledgeBase(tmp_path / "kb.sqlite")
+    import_table(kb, path, "results")
+    target = kb.records("accuracy").results.set_index(["model", "dataset"])["value"].to_dict()
+    # z's target is 400 (a and c reached it); b stopped at 100 there. On w, 100 is the most anyone did.
+    assert target == {("a", "z"): 0.8, ("c", "z"): 0.6, ("b", "w"): 0.4}
+    at_100 = kb.records("accuracy", fidelity=100).results.set_index(["model", "dataset"])["value"].to_dict()
+    assert at_100 == {("a", "z"): 0.5, ("b", "z"): 0.7, ("b", "w"): 0.4}

@@ -619,10 +619,11 @@ class KnowledgeBase(ProfileStore, GridStore):
             column ``<probe>.<i>`` per dimension, NaN for datasets without such a profile. Profiled
             datasets count as having features.
         fidelity : float, optional
-            Which results of a learning curve: ``None`` (default) the target, i.e. per (model,
-            dataset) the rows at its largest fidelity (rows without a fidelity are the target of a
-            pair that has no numeric one); a number: the rows at exactly that fidelity (pairs
-            without one are absent). Repeated rows at the chosen fidelity are combined by
+            Which results of a learning curve: ``None`` (default) the target, i.e. per dataset the
+            rows at the largest fidelity any model reached on it (a pair whose curve stops short of
+            it, such as a model a budgeted race dropped early, has no target result; rows without a
+            fidelity are the target of a pair that has no numeric one); a number: the rows at
+            exactly that fidelity (pairs without one are absent). Repeated rows at the chosen fidelity are combined by
             ``aggregate``. Prescores (zero-shot, compute 0) are always their pairs' target rows.
 
         Returns
@@ -817,7 +818,7 @@ class KnowledgeBase(ProfileStore, GridStore):
         return frame.astype({"model": object, "dataset": object, "value": float, "fidelity": float})
 
     def _at_fidelity(self, scores: pd.DataFrame, fidelity: float | None, metric: str) -> pd.DataFrame:
-        """``scores`` at ``fidelity``, or (``None``) per (model, dataset) at its largest one."""
+        """``scores`` at ``fidelity``, or (``None``) at each dataset's target (see :meth:`records`)."""
         if fidelity is not None:
             chosen = scores[scores["fidelity"] == fidelity]
             if chosen.empty and not scores.empty:
@@ -826,9 +827,13 @@ class KnowledgeBase(ProfileStore, GridStore):
                 raise KnowledgeBaseError(f"No results for metric {metric!r} at fidelity {fidelity:g} in {self.path}; "
                                          f"fidelities stored: {listing}.")
         else:
-            # A pair's rows without a fidelity are its target only when it has no numeric one.
-            top = scores.groupby(["model", "dataset"])["fidelity"].transform("max")
-            chosen = scores[(scores["fidelity"] == top) | top.isna()]
+            # The target of a dataset is the largest fidelity any model reached on it: a curve that stops
+            # short of it (a model a budgeted race dropped early) has no target result there, rather
+            # than an early score passed off as a final one. A pair's rows without a fidelity are its
+            # target only when it has no numeric one.
+            pair_top = scores.groupby(["model", "dataset"])["fidelity"].transform("max")
+            dataset_top = scores.groupby("dataset")["fidelity"].transform("max")
+            chosen = scores[(scores["fidelity"] == dataset_top) | pair_top.isna()]
         return chosen.drop(columns="fidelity")
 
 
