@@ -220,3 +220,24 @@ def test_no_cell_starts_after_the_deadline(tiny_models, captioned, tmp_path):
     report = run_grid(kb, spec, progress=False, stop_at=time.time() - 1)
     assert (report.ran, report.skipped_deadline) == (0, 4)
     assert set(kb.grid_cells(spec.recipe_hash())["state"]) == {"pending"}
+
+
+def test_a_staged_cell_run_again_resumes_past_its_finished_stages(tiny_models, captioned, tmp_path):
+    """A cell interrupted after its training went past a stage: the rerun scores that stage's drawn samples
+    instead of asking the trainer to go back (its checkpoint is beyond the stage)."""
+    from matchchoose.grid import CellTask
+    from matchchoose.grid._cell import run_cell
+
+    spec = _spec({"tiny-sd": tiny_models["tiny-sd"]}, {"red": captioned["red"]}, tmp_path,
+                 recipe={**RECIPE, "steps": 4, "checkpoint_every": 100}, fidelities=(1, 2))
+    task = CellTask(model="tiny-sd", model_path=tiny_models["tiny-sd"], dataset="red", dataset_path=captioned["red"],
+                    run_dir=str(tmp_path / "cell"), protocol=spec.protocol(), resumed=False)
+    first = run_cell(task)
+    import shutil
+
+    shutil.rmtree(tmp_path / "cell" / "samples")  # killed while drawing the target's samples
+    again = run_cell(task)
+    key = [(s["fidelity"], s["metric"]) for s in first["scores"]]
+    assert key == [(s["fidelity"], s["metric"]) for s in again["scores"]]
+    assert [s["value"] for s in first["scores"]] == [s["value"] for s in again["scores"]]
+    assert again["finetune"]["steps"] == 4

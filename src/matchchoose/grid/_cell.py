@@ -50,16 +50,27 @@ def draw_and_score(pipe, captions, val, out_dir, protocol: dict, seed: int, timi
 
     p = protocol
     timings = {} if timings is None else timings
-    t0 = time.perf_counter()
-    sample_images(pipe, captions, out_dir, n=p["n_samples"], steps=p["sample_steps"],
-                  guidance_scale=p["guidance_scale"], resolution=p["sample_resolution"], seed=seed,
-                  batch_size=p.get("sample_batch_size", 4))
-    timings["sample"] = timings.get("sample", 0.0) + time.perf_counter() - t0
+    if pipe is not None:  # None: the images are all there (a resumed cell), only score them
+        t0 = time.perf_counter()
+        sample_images(pipe, captions, out_dir, n=p["n_samples"], steps=p["sample_steps"],
+                      guidance_scale=p["guidance_scale"], resolution=p["sample_resolution"], seed=seed,
+                      batch_size=p.get("sample_batch_size", 4))
+        timings["sample"] = timings.get("sample", 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
     found = score_images(out_dir, val, probe=p["probe"], probe_options=p["probe_options"], kinds=p["score_kinds"],
                          random_state=p["seed"])
     timings["score"] = timings.get("score", 0.0) + time.perf_counter() - t0
     return found
+
+
+def _complete(out_dir: Path, n: int) -> bool:
+    """Whether ``out_dir`` holds all ``n`` images :func:`~matchchoose.sample.sample_images` draws there."""
+    meta = out_dir / "metadata.jsonl"
+    if not meta.is_file():
+        return False
+    rows = [json.loads(line) for line in meta.read_text(encoding="utf-8").splitlines() if line.strip()]
+    names = {f"{i:05d}.png" for i in range(n)}
+    return names <= {r["file_name"] for r in rows if (out_dir / r["file_name"]).is_file()}
 
 
 def run_cell(task) -> dict:
@@ -94,13 +105,19 @@ def run_cell(task) -> dict:
 
     scores, result = [], None
     for fidelity in stages:
+        drawn = [(seed, "samples" if fidelity == target and seed == seeds[0] else (
+            f"samples-seed{seed}" if fidelity == target else f"samples-step{fidelity}"))
+            for seed in (seeds if fidelity == target else seeds[:1])]
+        if fidelity != target and all(_complete(run / name, p["n_samples"]) for _, name in drawn):
+            # a resumed cell: this stage's samples are drawn and training has gone past it
+            for seed, name in drawn:
+                scores += draw(None, run / name, seed, fidelity)
+            continue
         t0 = time.perf_counter()
         result = train_to(task.model_path, train, run / "finetune", recipe, fidelity)
         timings["finetune"] += time.perf_counter() - t0
         pipe = load_pipeline(task.model_path, adapter_dir=result.adapter_dir, dtype=p.get("sample_dtype"))
-        for seed in seeds if fidelity == target else seeds[:1]:
-            name = "samples" if fidelity == target and seed == seeds[0] else (
-                f"samples-seed{seed}" if fidelity == target else f"samples-step{fidelity}")
+        for seed, name in drawn:
             scores += draw(pipe, run / name, seed, fidelity)
         del pipe
 
