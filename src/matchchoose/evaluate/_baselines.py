@@ -20,7 +20,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import RandomForestClassifier
 
 from .._errors import InputError, NotFittedError
 from .._estimator import Selector
@@ -263,6 +262,8 @@ class DirectSelector(_Selector):
         ranks = records.rank_matrix().loc[train]
         self.known_models_ = list(ranks.columns[ranks.notna().any(axis=0)])
         Y = ranks.fillna(len(self.models_)).astype(int).to_numpy()
+        from sklearn.ensemble import RandomForestClassifier  # lazily: a warm `mnc choose` never needs it
+
         self.forest_ = RandomForestClassifier(n_estimators=n_estimators, random_state=self.random_state, n_jobs=1)
         self.forest_.fit(X, Y)
         self.features_ = records.dataset_features

@@ -28,7 +28,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._errors import InputError, NotFittedError
 from .._estimator import Selector
@@ -238,6 +237,8 @@ class BlendSelector(Selector):
         self.prescores_ = self._prescores(records)
         trained_pre = [d for d in self.train_datasets_ if d in self.prescores_]
         self.prescore_weights_ = tuple(self.prescore_weights) if len(trained_pre) >= 2 else (0.0,)
+        from scipy import stats  # lazily: a warm `mnc choose` unpickles this class without fitting
+
         cands = self._candidates()
         inner = [d for d in self.train_datasets_ if np.sum(~np.isnan(self.norm_[self.row_[d]])) >= 2]
         taus = np.full((len(cands), len(inner)), np.nan)

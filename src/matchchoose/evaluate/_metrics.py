@@ -21,7 +21,6 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._errors import InputError
 from .._validation import check_int
@@ -193,6 +192,8 @@ def selection_metrics(truth, predicted, higher_is_better: bool, reference_model=
     >>> m["osr"], m["o2o"], m["o2b"]
     (0.0, 10.0, -20.0)
     """
+    from scipy import stats  # lazily: importing the package (a warm `mnc choose`) should not cost scipy.stats
+
     t, p = _align(truth, predicted)
     u = _utility(t, higher_is_better)
     pick = _order(p)[0]
