@@ -16,7 +16,7 @@ import pandas as pd
 
 from .._errors import InputError, KnowledgeBaseError
 
-__all__ = ["add_model_config", "model_config", "model_configs", "replace_zoo_features", "zoo_feature_columns"]
+__all__ = ["ConfigStore", "add_model_config", "model_config", "model_configs", "replace_zoo_features", "zoo_feature_columns"]
 
 
 def _dumps(value) -> str:
@@ -111,3 +111,50 @@ def replace_zoo_features(kb, features: pd.DataFrame, description: pd.DataFrame, 
                  writer.now),
             )
     return {"models": len(features), "features": len(columns), "values": values.size, "removed": removed}
+
+
+class ConfigStore:
+    """Model-config methods of :class:`~matchchoose.kb.KnowledgeBase` (mixed in)."""
+
+    def add_model_config(self, model: str, config: dict, *, source: str, size: dict | None = None) -> bool:
+        """Store (or replace) a model's raw pipeline config; ``True`` when the model had none.
+
+        ``config`` is :meth:`PipelineConfig.to_json() <matchchoose.features.PipelineConfig.to_json>`;
+        ``size`` holds ``num_params``, ``tflop``, ``tflop_source`` when known. The model is created
+        if needed. See :mod:`matchchoose.kb._configs`.
+
+        Examples
+        --------
+        >>> from matchchoose.kb import KnowledgeBase
+        >>> kb = KnowledgeBase(":memory:")
+        >>> kb.add_model_config("toy", {"model_index": {"_class_name": "P"}}, source="here")
+        True
+        >>> kb.model_config("toy")["config"]["model_index"]
+        {'_class_name': 'P'}
+        """
+        return add_model_config(self, model, config, source=source, size=size)
+
+    def model_config(self, model: str) -> dict:
+        """``{"model", "source", "config", "size", "parsed_at"}`` of a stored model config.
+
+        Raises :class:`KnowledgeBaseError` (listing the models with configs) when there is none.
+        """
+        return model_config(self, model)
+
+    def model_configs(self) -> pd.DataFrame:
+        """Stored model configs: columns ``model, source, parsed_at``, sorted by model."""
+        return model_configs(self)
+
+    def zoo_feature_columns(self) -> pd.DataFrame:
+        """The ``model_features`` columns the zoo's feature rule last wrote, with their encoding."""
+        return zoo_feature_columns(self)
+
+    def replace_zoo_features(self, features: pd.DataFrame, description: pd.DataFrame, *,
+                             source: str = "matchchoose.features") -> dict:
+        """Replace the zoo's feature columns in ``model_features`` in one transaction.
+
+        Values of the columns written last time (``zoo_features``) are removed first, so a
+        recomputation after the zoo changed leaves no stale column; features imported by hand are
+        kept. See :func:`matchchoose.kb._configs.replace_zoo_features`.
+        """
+        return replace_zoo_features(self, features, description, source=source)

@@ -46,7 +46,8 @@ import pandas as pd
 from .._errors import InputError, KnowledgeBaseError
 from .._validation import check_in
 from ._metrics import check_metric_name, check_name, is_nonnegative_metric, undeclared_metric_hint
-from ._store import KnowledgeBase, _feature_frame
+from ._records import _feature_frame
+from ._store import KnowledgeBase
 
 __all__ = ["KINDS", "ImportSummary", "export_frame", "export_table", "import_frame", "import_table"]
 

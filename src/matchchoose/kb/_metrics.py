@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import sqlite3
 
+import pandas as pd
+
 from .._errors import InputError, KnowledgeBaseError
 from ..records import Metric
 
-__all__ = ["BUILTIN_METRICS", "check_metric_name", "check_name", "declare_metric", "is_nonnegative_metric",
-           "lookup_metric", "undeclared_metric_hint"]
+__all__ = ["BUILTIN_METRICS", "MetricStore", "check_metric_name", "check_name", "declare_metric",
+           "is_nonnegative_metric", "lookup_metric", "undeclared_metric_hint"]
 
 #: name -> (higher_is_better, description)
 BUILTIN_METRICS: dict[str, tuple[bool, str]] = {
@@ -140,3 +142,67 @@ def declare_metric(conn: sqlite3.Connection, name: str, higher_is_better: bool, 
     if description:
         conn.execute("UPDATE metrics SET description = ? WHERE name = ?", (description, name))
     return False
+
+
+class MetricStore:
+    """Metric methods of :class:`~matchchoose.kb.KnowledgeBase` (mixed in)."""
+
+    def declare_metric(self, name: str, higher_is_better: bool, description: str = "") -> bool:
+        """Declare a metric and its direction; return ``True`` when it is new.
+
+        Results and prescores can only be stored for declared (or built-in) metrics. Re-declaring
+        with the same direction is a no-op; with the other direction it raises
+        :class:`KnowledgeBaseError`.
+
+        Examples
+        --------
+        >>> from matchchoose.kb import KnowledgeBase
+        >>> KnowledgeBase(":memory:").declare_metric("bleu", higher_is_better=True)
+        True
+        """
+        with self._transaction() as writer:
+            return writer.declare_metric(name, higher_is_better, description)
+
+    def metric(self, name: str) -> Metric:
+        """The declared or built-in metric ``name``; :class:`KnowledgeBaseError` when unknown."""
+        if not self._exists():
+            known = BUILTIN_METRICS.get(name)
+        else:
+            with self._snapshot() as conn:
+                row = conn.execute("SELECT higher_is_better FROM metrics WHERE name = ?", (name,)).fetchone()
+            known = (bool(row[0]),) if row else BUILTIN_METRICS.get(name)
+        if known is None:
+            hint = undeclared_metric_hint(name)
+            raise KnowledgeBaseError(f"{hint[0].upper()}{hint[1:]}.")
+        return Metric(name, known[0])
+
+    @property
+    def default_metric(self) -> str | None:
+        """The metric commands use when the knowledge base has results for several and none is named
+        (``mnc choose`` without ``--metric``); ``None`` when unset."""
+        if not self._exists():
+            return None
+        with self._snapshot() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'default_metric'").fetchone()
+        return row[0] if row else None
+
+    def set_default_metric(self, name: str) -> None:
+        """Make ``name`` (a declared or built-in metric) the :attr:`default_metric`."""
+        self.metric(name)  # raises when unknown
+        with self._transaction() as writer:
+            writer.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('default_metric', ?)", (name,))
+
+    def metrics(self) -> pd.DataFrame:
+        """Every declared metric: columns ``name, higher_is_better, description, results, prescores``.
+
+        ``results`` and ``prescores`` count the stored rows of each kind.
+        """
+        with self._snapshot() as conn:
+            rows = conn.execute(
+                "SELECT m.name, m.higher_is_better, m.description,"
+                " (SELECT count(*) FROM results r WHERE r.metric = m.name AND r.kind = 'result'),"
+                " (SELECT count(*) FROM results r WHERE r.metric = m.name AND r.kind = 'prescore')"
+                " FROM metrics m ORDER BY m.name"
+            ).fetchall()
+        frame = pd.DataFrame(rows, columns=["name", "higher_is_better", "description", "results", "prescores"])
+        return frame.astype({"higher_is_better": bool, "results": int, "prescores": int})
