@@ -46,8 +46,9 @@ class GridSpec:
     that ``fidelity`` (the recipe's ``steps`` is the target fidelity); ``sample_seeds`` draws the
     target's samples and the prescore's once per seed (both rows kept, the seed in their
     provenance). ``sample_dtype`` (``"float32"``, ...) overrides the sampler's default precision
-    (on CUDA the family's own, :func:`matchchoose.sample.load_pipeline`). ``sample_batch_size`` is the sampler's batch (it changes nothing but speed on the
-    CPU; on CUDA batched kernels may round differently, hence it is part of the protocol)."""
+    (on CUDA the family's own, :func:`matchchoose.sample.load_pipeline`). ``sample_batch_size`` is
+    the sampler's batch (it changes nothing but speed on the CPU; on CUDA batched kernels may round
+    differently, hence it is part of the protocol)."""
 
     models: dict
     datasets: dict

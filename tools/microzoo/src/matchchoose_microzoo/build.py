@@ -1,16 +1,16 @@
 """The whole micro zoo v2 in one command, on one GPU (or, slowly, on the CPU): VAE, zoo, grid.
 
 ``mnc-microzoo build all DATA OUT --device cuda --budget 540`` (or ``python -m matchchoose_microzoo.build
-all ...``) runs, each stage
-resumable from what ``OUT`` already holds:
+all ...``) runs, each stage resumable from what ``OUT`` already holds:
 
-1. the shared VAE (``OUT/models/vae``);
+1. the shared VAE (``OUT/models/vae``), every domain's profile computed beside it;
 2. every zoo model's pretraining, all at once in parallel processes sharing the device
    (``OUT/models/NAME``; ``--pretrain-seconds`` is each model's wall-clock budget, ``--pretrain-steps``
    its step cap; ``pretrain.json`` records the steps trained);
-3. the knowledge base ``OUT/kb.sqlite``: the models' configs and features, every domain's DINOv2
-   profile;
-4. the grid (:func:`matchchoose.grid.run_grid`) with learning curves (``--fidelities``) and two
+3. the knowledge base ``OUT/kb.sqlite``: the profiles, and the models' configs and features
+   (registered while they pretrain);
+4. the pilot (:data:`PILOT`), which chooses the grid's learning rate by its declared rule;
+5. the grid (:func:`matchchoose.grid.run_grid`) with learning curves (``--fidelities``) and two
    sampling seeds, run by ``--workers`` driver processes that share the cells through the
    knowledge base, dataset by dataset, until the budget's deadline; cells not started by then stay
    pending, and running the same command again continues them.
@@ -140,7 +140,8 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
     names = [n.strip() for n in model_names.split(",")] if model_names else list(ZOO)
     data_root = Path(data)
     doms = ([d.strip() for d in domains.split(",")] if domains else
-            sorted(p.name for p in data_root.iterdir() if (p / "metadata.jsonl").is_file() and p.name != "sklearn_digits"))
+            sorted(p.name for p in data_root.iterdir()
+                   if (p / "metadata.jsonl").is_file() and p.name != "sklearn_digits"))
     summary_file = root / "summary.json"
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {"stages": {}}
     summary.update(device=device, models=names, domains=doms, size=size, workers=workers)
@@ -220,7 +221,8 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
     t0 = time.time()
     spec_file = root / "grid-spec.json"
     spec_file.write_text(json.dumps(_spec_dict(spec), indent=1))
-    _log(root, f"grid: {len(ready)} x {len(doms)} cells, {workers} drivers until {time.strftime('%H:%M:%S', time.localtime(deadline))}")
+    until = time.strftime("%H:%M:%S", time.localtime(deadline))
+    _log(root, f"grid: {len(ready)} x {len(doms)} cells, {workers} drivers until {until}")
     _run_workers(root, "grid", [str(spec_file)], kb_path, workers, common, deadline)
     from matchchoose.kb import KnowledgeBase
 
