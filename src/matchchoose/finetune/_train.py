@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._device import resolve_device
 from .._errors import InputError, MatchChooseError
 from ._cache import EncodingCache
 from ._data import BatchPrefetcher, TrainingImages
@@ -104,15 +105,6 @@ def _dtype_of(recipe: Recipe, precision: str):
     if recipe.low_memory:
         return torch.bfloat16
     return {"no": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def _device(device) -> torch.device:
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device {device!r}: CUDA is not available here; use --device cpu.")
-    return dev
 
 
 def _sync_every(device: torch.device) -> int:
@@ -183,7 +175,7 @@ class _Trainer:
         self.data = _dataset(dataset)
         self.out_dir = Path(out_dir)
         self.recipe = recipe
-        self.device = _device(device)
+        self.device = resolve_device(device, owner="Fine-tuning")
         self.progress = progress
         if recipe.mixed_precision == "fp16" and self.device.type != "cuda":
             raise InputError("mixed_precision 'fp16' needs a CUDA device (with loss scaling); use 'bf16' on the CPU.")

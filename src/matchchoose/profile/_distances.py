@@ -275,10 +275,11 @@ def _mmd2_unbiased(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray) -> float:
 
 def _torch_on(device):
     """torch and the device to compute on, for the ``device=`` option of :func:`kid` and :func:`cmmd`."""
+    from .._device import resolve_device
     from .._errors import require
 
     torch = require("torch", "KID/CMMD on a device", "models")
-    return torch, torch.device(device)
+    return torch, resolve_device(device, owner="KID/CMMD")
 
 
 def _kid_torch(x, y, picks, d, device) -> np.ndarray:

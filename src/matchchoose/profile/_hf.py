@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._device import resolve_device
 from .._errors import InputError, require
 
 __all__ = ["ModelSource", "check_loading_info", "hub_offline", "hub_reachable", "load_pretrained",
@@ -184,16 +185,7 @@ def resolve_device_dtype(device, dtype, probe: str, extra: str = "models"):
         Unknown device or dtype, or CUDA asked for and not available.
     """
     torch = require("torch", f"the {probe} probe", extra)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise InputError(f"The 'device' parameter of the {probe} probe must be a torch device ('cpu', 'cuda', "
-                         f"'cuda:1'). Got {device!r}.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"The {probe} probe was asked for device {str(device)!r} but CUDA is not available; "
-                         "pass device='cpu' or leave it unset.")
+    device = resolve_device(device, owner=f"the {probe} probe")
     if dtype is None:
         return device, torch.float16 if device.type == "cuda" else torch.float32
     if isinstance(dtype, str) and dtype.strip().lower().removeprefix("torch.") in _DTYPES:

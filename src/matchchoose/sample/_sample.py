@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._device import resolve_device
 from .._errors import InputError, require
 from .._validation import check_int
 
@@ -32,13 +33,6 @@ class SampleResult:
     @property
     def images_per_second(self) -> float:
         return self.generated / self.seconds if self.seconds > 0 else float("nan")
-
-
-def _device(device):
-    torch = require("torch", "Sampling", "finetune")
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(device)
 
 
 def _native_dtype(model_path, torch):
@@ -65,7 +59,7 @@ def load_pipeline(model_path, *, adapter_dir=None, device=None, dtype=None):
     and a VAE that asks to be upcast stays float32 (they overflow in float16)."""
     torch = require("torch", "Sampling", "finetune")
     diffusers = require("diffusers", "Sampling", "finetune")
-    device = _device(device)
+    device = resolve_device(device, owner="Sampling")
     if dtype is None:
         dtype = _native_dtype(model_path, torch) if device.type == "cuda" else torch.float32
     elif isinstance(dtype, str):
