@@ -204,14 +204,21 @@ def run_cell(records, spec, seed, dataset) -> dict:
     return out
 
 
-def noise_osr(records, dataset, scores: dict, noise: pd.Series) -> float:
+def noise_osr(records, dataset, scores: dict, noise: pd.Series, expected: bool = False) -> float:
+    """1.0 when the pick is within the measured noise of the best (``expected``: the share of models that are,
+    a uniformly random pick's expected value)."""
     truth = records.truth(dataset)
     u = pd.Series(records.metric.orient(truth.to_numpy()), index=truth.index)
-    s = pd.Series(scores).reindex(u.index)
-    pick = sorted(s.index[s == s.max()])[0]
     best = u.idxmax()
-    tol = max(float(noise.get((pick, dataset), 0.0)), float(noise.get((best, dataset), 0.0)))
-    return float(u[best] - u[pick] <= tol + 1e-12)
+
+    def hit(model):
+        tol = max(float(noise.get((model, dataset), 0.0)), float(noise.get((best, dataset), 0.0)))
+        return float(u[best] - u[model] <= tol + 1e-12)
+
+    if expected:
+        return float(np.mean([hit(m) for m in u.index]))
+    s = pd.Series(scores).reindex(u.index)
+    return hit(sorted(s.index[s == s.max()])[0])
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -240,7 +247,7 @@ def summarise(per: dict, datasets: list, keys) -> dict:
         for base in BASELINES:
             if base in per and base != name:
                 other = pd.DataFrame(per[base]).T.reindex(datasets)
-                for k in ("tau_w", "rel_at_1", "osr"):
+                for k in ("tau_w", "rel_at_1", "osr", "o2o", "osr_noise"):
                     if k in frame and k in other:
                         entry[f"d_{k}_vs_{base}"] = ci((frame[k] - other[k]).to_numpy(float), draws)
         table[name] = entry
@@ -264,6 +271,33 @@ def print_markdown(name, table, keys, n_datasets):
         cells = [fmt(e.get(k), 4 if k.startswith("rel") or k == "o2o" else 3) for k in keys]
         cells += [fmt(e.get(f"d_tau_w_vs_{b}")) for b in BASELINES]
         print(f"| {m} | " + " | ".join(cells) + " |")
+
+
+DEFAULT = "blend"  # the default selector of `mnc choose`, chosen by the declared rule (docs/benchmarks.md 11)
+
+
+def print_overview(report: dict) -> None:
+    """One row per benchmark: the default against Overall, Nearest, Initial and M&C."""
+    print(f"\n**Overview**: the default (`{DEFAULT}`) against the baselines; mean [95 % CI over datasets]\n")
+    others = ("overall", "nearest", "initial", "mnc[catboost+priors]")
+    cols = ["benchmark", f"{DEFAULT} τ", *(f"{o} τ" for o in others), "Δτ vs overall", "OSR default / overall",
+            "rel@1 default / overall", "O2O default / overall"]
+    print("| " + " | ".join(cols) + " |")
+    print("|---" * len(cols) + "|")
+    for bname, entry in report.items():
+        t = entry["table"]
+        if DEFAULT not in t:
+            continue
+        d, o = t[DEFAULT], t.get("overall", {})
+
+        def pair(k, nd):
+            a, b = d.get(k), o.get(k)
+            return f"{a[0]:.{nd}f} / {b[0]:.{nd}f}" if a and b else "—"
+
+        cells = [bname + (" (tuning)" if entry["tuning"] else ""), fmt(d.get("tau_w"))]
+        cells += [fmt(t[x]["tau_w"]) if x in t else "—" for x in others]
+        cells += [fmt(d.get("d_tau_w_vs_overall")), pair("osr", 2), pair("rel_at_1", 4), pair("o2o", 4)]
+        print("| " + " | ".join(cells) + " |")
 
 
 def main(argv=None):
@@ -303,7 +337,9 @@ def main(argv=None):
                     continue
                 m = pd.DataFrame([c["metrics"] for c in cells]).mean(axis=0).to_dict()
                 if noise is not None:
-                    m["osr_noise"] = float(np.mean([noise_osr(records, d, c["scores"], noise) for c in cells]))
+                    expected = getattr(SELECTORS[spec.kind], "expected_value", False)
+                    m["osr_noise"] = float(np.mean([noise_osr(records, d, c["scores"], noise, expected)
+                                                    for c in cells]))
                 rows[d] = m
                 for c in cells:
                     for k, v in c["timings"].items():
@@ -319,6 +355,7 @@ def main(argv=None):
                        keys, len(datasets))
         print("\nwhere the time goes (s, summed over folds and seeds; cached cells cost nothing now): "
               + "; ".join(f"{m} " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()) for m, t in times.items()))
+    print_overview(report)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, sort_keys=True, default=str))
 
