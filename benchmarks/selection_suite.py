@@ -242,7 +242,7 @@ def summarise(per: dict, datasets: list, keys) -> dict:
         for k in keys:
             if k in frame:
                 entry[k] = ci(frame[k].to_numpy(float), draws)
-        for base in BASELINES:
+        for base in (*BASELINES, DEFAULT):
             if base in per and base != name:
                 other = pd.DataFrame(per[base]).T.reindex(datasets)
                 for k in ("tau_w", "rel_at_1", "osr", "o2o", "osr_noise"):
@@ -260,7 +260,7 @@ def fmt(c, nd=3):
 
 def print_markdown(name, table, keys, n_datasets):
     print(f"\n**{name}** ({n_datasets} held-out datasets; mean [95 % bootstrap CI over datasets])\n")
-    cols = list(keys) + ["Δτ vs overall", "Δτ vs nearest", "Δτ vs initial"]
+    cols = list(keys) + ["Δτ vs overall", "Δτ vs nearest", "Δτ vs initial", f"Δτ vs {DEFAULT}"]
     print("| method | " + " | ".join(cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     order = sorted(table, key=lambda m: -(table[m]["tau_w"][0] if not np.isnan(table[m]["tau_w"][0]) else -9))
@@ -268,6 +268,7 @@ def print_markdown(name, table, keys, n_datasets):
         e = table[m]
         cells = [fmt(e.get(k), 4 if k.startswith("rel") or k == "o2o" else 3) for k in keys]
         cells += [fmt(e.get(f"d_tau_w_vs_{b}")) for b in BASELINES]
+        cells += [fmt(e.get(f"d_tau_w_vs_{DEFAULT}"))]
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
