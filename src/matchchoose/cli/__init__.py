@@ -5,7 +5,8 @@ no traceback reaches the user. Python warnings become one line each (``warning: 
 
 Command lines of tools built on matchchoose (``mnc-microzoo``) reuse the same conventions:
 :func:`run` runs any click command that way, :func:`print_table` with :class:`Col` prints tables that
-never cut an id or a number, :data:`console` and :data:`console_err` are the terminals.
+never cut an id or a number, :class:`ProgressBar` is the progress bar (on stderr) of every long loop,
+:data:`console` and :data:`console_err` are the terminals.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import sys
 import click
 
 from .._errors import MatchChooseError
+from .._progress import ProgressBar
 from ._common import console, console_err
 from ._table import Col, print_table
 
-__all__ = ["Col", "cli", "console", "console_err", "main", "print_table", "run"]
+__all__ = ["Col", "ProgressBar", "cli", "console", "console_err", "main", "print_table", "run"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

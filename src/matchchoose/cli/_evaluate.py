@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from .._errors import InputError
-from ._common import (NamesOption, baseline_names, console, console_err, kb_option, predictor_names,
+from .._progress import ProgressBar
+from ._common import (NamesOption, baseline_names, console, kb_option, predictor_names,
                       resolve_kb_path)
 
 
@@ -130,14 +131,11 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
         with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
             budget_fractions = check_budgeted(kb, records, budgets, fidelity)
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console_err, transient=True) as bar:
-        task = bar.add_task("folds" if len(levels) == 1 else f"folds ({len(levels)} sparsity levels)", total=None)
+    label = "folds" if len(levels) == 1 else f"folds ({len(levels)} sparsity levels)"
+    with ProgressBar(None, label, elapsed=True, transient=True) as bar:
         result = run_evaluation(records, methods, datasets=_split_list(datasets), seeds=range(seeds),
                                 sparsity=levels, n_jobs=n_jobs, aggregate=aggregate, fidelity=fidelity,
-                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                progress=lambda done, total: bar.update(completed=done, total=total))
 
     for level in result.levels:
         title = f"Leave-one-dataset-out on {records.metric.name}" + (f", sparsity {level:.0%}" if level else "")

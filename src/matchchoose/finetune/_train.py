@@ -42,6 +42,7 @@ import torch
 
 from .._device import resolve_device
 from .._errors import InputError, MatchChooseError
+from .._progress import ProgressBar
 from ._cache import EncodingCache
 from ._data import BatchPrefetcher, TrainingImages
 from ._device import (attention_backends, deterministic_algorithms, describe_backends, log, native_precision,
@@ -493,16 +494,8 @@ def _run(model_path, dataset, out: Path, recipe: Recipe, device, progress: bool,
             raise InputError(f"{latest}: the checkpoint is at step {start}, beyond the recipe's {recipe.steps} "
                              "steps; raise --steps or use a new run folder.")
     t0 = time.perf_counter()
-    bar = None
-    if progress and start < recipe.steps:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        bar = Progress(TextColumn("[bold]finetune[/] {task.fields[model]}"), BarColumn(), MofNCompleteColumn(),
-                       TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(),
-                       console=Console(stderr=True), transient=False)
-        task = bar.add_task("train", total=recipe.steps, completed=start, model=trainer.model_path.name, loss="-")
-        bar.start()
+    bar = ProgressBar(recipe.steps, f"finetune {trainer.model_path.name}", enabled=progress, completed=start,
+                      fields={"loss": "-"}).start()
     pending = []
     trainer.start_prefetch(start)
     try:
@@ -512,16 +505,14 @@ def _run(model_path, dataset, out: Path, recipe: Recipe, device, progress: bool,
             checkpoint = (recipe.checkpoint_every and done % recipe.checkpoint_every == 0) or done == recipe.steps
             if checkpoint or len(pending) >= trainer.sync_every:
                 trainer.flush(pending, losses)
-            if bar is not None:
-                bar.update(task, advance=1, **({"loss": f"{losses[-1]:.4f}"} if not pending else {}))
+            bar.advance(**({"loss": f"{losses[-1]:.4f}"} if not pending else {}))
             if checkpoint:
                 trainer.save_checkpoint(done, losses, wall_before + time.perf_counter() - t0)
     except BaseException:
         trainer.cleanup()
         raise
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.close()
     wall = wall_before + time.perf_counter() - t0
     adapter, run = trainer.write_adapter(losses, wall, resumed_from)
     trainer.cleanup()

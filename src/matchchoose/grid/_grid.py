@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from .._errors import InputError, require
+from .._progress import ProgressBar
 from .._validation import check_in
 
 __all__ = ["BACKENDS", "CellTask", "GridReport", "GridSpec", "provenance", "run_grid"]
@@ -330,40 +331,15 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-class _Bar:
-    def __init__(self, enabled: bool, total: int):
-        self.progress = None
-        if enabled and total:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            from rich.progress import TimeRemainingColumn
-
-            self.progress = Progress(TextColumn("grid"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                                     TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.description}"))
-            self.task = self.progress.add_task("", total=total)
-
-    def __enter__(self):
-        if self.progress:
-            self.progress.__enter__()
-        return self
-
-    def step(self, text: str):
-        if self.progress:
-            self.progress.update(self.task, advance=1, description=text)
-
-    def __exit__(self, *exc):
-        if self.progress:
-            self.progress.__exit__(*exc)
-
-
 def _run_local(tasks, claim, job, spec, address, progress):
-    with _Bar(progress, len(tasks)) as bar:
+    with ProgressBar(len(tasks), "grid", enabled=progress, elapsed=True) as bar:
         for task in tasks:
             task = claim(task)
             if task is None:
-                bar.step("")
+                bar.advance(description="")
                 continue
             outcome = _execute(job, task)
-            bar.step(f"{task.model} x {task.dataset}: {'done' if outcome['ok'] else 'FAILED'}")
+            bar.advance(description=f"{task.model} x {task.dataset}: {'done' if outcome['ok'] else 'FAILED'}")
             yield task, outcome
 
 
@@ -381,7 +357,7 @@ def _run_ray(tasks, claim, job, spec, address, progress):
     options = {"num_cpus": spec.cpus_per_cell, "num_gpus": spec.gpus_per_cell if gpus else 0, "max_retries": 0}
     remote = ray.remote(_execute).options(**options)
     pending = {remote.remote(job, task): task for task in tasks}
-    with _Bar(progress, len(tasks)) as bar:
+    with ProgressBar(len(tasks), "grid", enabled=progress, elapsed=True) as bar:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             task = pending.pop(ready[0])
@@ -389,5 +365,5 @@ def _run_ray(tasks, claim, job, spec, address, progress):
                 outcome = ray.get(ready[0])
             except Exception as exc:  # the worker itself died (out of memory, node lost)
                 outcome = {"ok": False, "error": f"ray worker failed: {type(exc).__name__}: {exc}", "seconds": 0.0}
-            bar.step(f"{task.model} x {task.dataset}: {'done' if outcome['ok'] else 'FAILED'}")
+            bar.advance(description=f"{task.model} x {task.dataset}: {'done' if outcome['ok'] else 'FAILED'}")
             yield task, outcome

@@ -32,6 +32,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .._errors import InputError
+from .._progress import ProgressBar
 from .._validation import check_int
 
 __all__ = ["PROBES", "PixelProbe", "Probe", "available_probes", "get_probe", "register_probe"]
@@ -85,11 +86,10 @@ class Probe:
             raise InputError(f"Probe {self.key!r} embeds an iterable of items; got one string (its characters "
                              "would be embedded one by one). Pass a list: probe.embed([text]).")
         workers = self.preprocess_workers()
+        bar = ProgressBar(total, f"embedding with {self.key}", enabled=progress, transient=True)
         if workers and type(self)._prepare is not Probe._prepare:
-            return self._embed_parallel(items, batch_size, workers, _Progress(progress, total,
-                                                                              f"embedding with {self.key}"))
+            return self._embed_parallel(items, batch_size, workers, bar)
         out = []
-        bar = _Progress(progress, total, f"embedding with {self.key}")
         with bar:
             batch = []
             for item in items:
@@ -159,29 +159,6 @@ class Probe:
             raise InputError(f"Probe {self.key!r} returned embeddings of shape {emb.shape} (expected "
                              f"{(n, self.dim)}) or non-finite values.")
         return emb
-
-
-class _Progress:
-    def __init__(self, enabled: bool, total, description: str):
-        self.enabled, self.total, self.description = enabled, total, description
-        self._progress = None
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import Progress
-
-            self._progress = Progress(transient=True)
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.description, total=self.total)
-        return self
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-    def __exit__(self, *exc):
-        if self._progress is not None:
-            self._progress.__exit__(*exc)
 
 
 class PixelProbe(Probe):

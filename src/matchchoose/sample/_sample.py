@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .._device import resolve_device
 from .._errors import InputError, require
+from .._progress import ProgressBar
 from .._validation import check_int
 
 __all__ = ["SampleResult", "held_out_captions", "load_pipeline", "sample_images"]
@@ -187,13 +188,7 @@ def _sample_images(pipeline, captions, out_dir, *, n, steps, guidance_scale, res
     if "clean_caption" in inspect.signature(pipeline.__call__).parameters:
         size["clean_caption"] = False  # PixArt / Sana: captions as given (cleaning needs bs4 and ftfy)
     true_cfg = _true_cfg(pipeline, guidance_scale)
-    bar = None
-    if progress and todo:
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        bar.start()
-        task = bar.add_task(f"sampling {len(todo)} images", total=len(todo))
+    bar = ProgressBar(len(todo), f"sampling {len(todo)} images", enabled=progress, transient=True).start()
     try:
         for start in range(0, len(todo), batch_size):
             rows = todo[start:start + batch_size]
@@ -211,9 +206,7 @@ def _sample_images(pipeline, captions, out_dir, *, n, steps, guidance_scale, res
             tmp = out / "metadata.jsonl.tmp"
             tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
             tmp.replace(out / "metadata.jsonl")
-            if bar is not None:
-                bar.advance(task, len(rows))
+            bar.advance(len(rows))
     finally:
-        if bar is not None:
-            bar.stop()
+        bar.close()
     return SampleResult(out_dir=out, n=n, generated=len(todo), seconds=time.perf_counter() - started)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from matchchoose import InputError, MatchChooseError
+from matchchoose.cli import ProgressBar
 
 from .._deps import INSTALL
 from .._deps import require as require_tool
@@ -326,15 +327,11 @@ def build_all(out_dir, domains="all", n: int = 200, size: int = 128, seed: int =
     chosen = resolve_many(domains)
     cache = cache or PackageCache()
     results: list[BuildResult | MatchChooseError] = []
-    bar = _progress() if progress else None
-    with bar if bar is not None else _Null():
-        overall = bar.add_task("all domains", total=len(chosen)) if bar else None
+    with ProgressBar(len(chosen), "domains", enabled=progress, elapsed=True) as bar:
         for domain in chosen:
-            task = bar.add_task(domain.name, total=n) if bar else None
 
-            def tick(done, total, task=task):
-                if bar is not None:
-                    bar.update(task, completed=done)
+            def tick(done, total, name=domain.name):
+                bar.update(description=f"{name}: {done}/{total} images")
 
             try:
                 result = build_domain(domain, out_dir, n, size, seed, cache=cache, overwrite=overwrite, on_image=tick)
@@ -343,9 +340,7 @@ def build_all(out_dir, domains="all", n: int = 200, size: int = 128, seed: int =
                     raise
                 result = exc
             results.append(result)
-            if bar is not None:
-                bar.update(task, completed=n, description=f"{domain.name} ({_short(result)})")
-                bar.advance(overall)
+            bar.advance(description=f"{domain.name} ({_short(result)})")
     return results
 
 
@@ -353,22 +348,6 @@ def _short(result) -> str:
     if isinstance(result, BuildResult):
         return f"{result.n} images, {result.status}"
     return "failed"
-
-
-def _progress():
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=False)
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def iter_metadata(folder) -> Iterable[dict]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 from matchchoose import InputError
 
-__all__ = ["Progress", "load_checkpoint", "save_checkpoint", "step_seed"]
+__all__ = ["load_checkpoint", "save_checkpoint", "step_seed"]
 
 
 def step_seed(seed: int, step: int, salt: int = 0) -> int:
@@ -92,28 +91,3 @@ def load_checkpoint(path, module, optimizer, settings: dict, data_hash: str, *, 
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True)["optimizer"])
     set_rng_states(torch.load(path / "rng.pt", weights_only=True), _device_of(module))
     return state
-
-
-class Progress:
-    """A rich progress bar with the loss (or nothing when ``enabled`` is false)."""
-
-    def __init__(self, enabled: bool, label: str, total: int, start: int):
-        self.bar = None
-        self.t0 = time.perf_counter()
-        if enabled and start < total:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeRemainingColumn
-
-            self.bar = Bar(TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(),
-                           TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn(), console=Console(stderr=True))
-            self.task = self.bar.add_task(label, total=total, completed=start, loss="-")
-            self.bar.start()
-
-    def update(self, loss: float):
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, loss=f"{loss:.4f}")
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None

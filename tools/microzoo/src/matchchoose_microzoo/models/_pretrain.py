@@ -177,13 +177,14 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
         a non-finite loss.
     """
     torch = require("torch", "Pretraining a micro-zoo model", "models")
+    from matchchoose.cli import ProgressBar
     from matchchoose.finetune import Recipe
     from matchchoose.finetune import latest_checkpoint
     from matchchoose.finetune.families import family_class
     from matchchoose.finetune.families import Batch
     from ._build import META_FILE, build_pipeline, zoo_metadata
     from ._data import MixtureData
-    from ._loop import Progress, load_checkpoint, save_checkpoint, step_seed
+    from ._loop import load_checkpoint, save_checkpoint, step_seed
 
     spec = get_spec(model)
     steps = spec.steps if steps is None else steps
@@ -234,7 +235,7 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
     zero_empty = bool(getattr(family.pipe.config, "force_zeros_for_empty_prompt", False))
     cache = _Encodings(family, data, [data.caption(it) for it in data.items()], zero_empty) if start < steps else None
     cache_s = time.perf_counter() - t_cache
-    bar = Progress(progress, f"pretrain {spec.name}", steps, start)
+    bar = ProgressBar(steps, f"pretrain {spec.name}", enabled=progress, completed=start, fields={"loss": "-"}).start()
     t0 = time.perf_counter()
     step_seconds = []
     try:
@@ -259,7 +260,7 @@ def pretrain(model, data_root, out_dir, *, vae=None, steps: int | None = None, b
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
             step_seconds.append(time.perf_counter() - t_step)
-            bar.update(losses[-1])
+            bar.advance(loss=f"{losses[-1]:.4f}")
             done = step + 1
             out_of_time = max_seconds is not None and time.perf_counter() - t0 > max_seconds and done < steps
             if out_of_time:

@@ -137,9 +137,10 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
     """
     torch = require("torch", "Training the micro-zoo VAE", "models")
     diffusers = require("diffusers", "Training the micro-zoo VAE", "models")
+    from matchchoose.cli import ProgressBar
     from matchchoose.finetune import latest_checkpoint
     from ._data import MixtureData, available_domains
-    from ._loop import Progress, load_checkpoint, save_checkpoint, step_seed
+    from ._loop import load_checkpoint, save_checkpoint, step_seed
 
     if steps < 1 or batch_size < 1:
         raise InputError(f"train_vae: steps and batch_size must be >= 1, got {steps} and {batch_size}.")
@@ -166,7 +167,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
         state = load_checkpoint(latest, vae, optimizer, settings, data_hash)
         start, losses, wall_before, resumed_from = state["step"], list(state["losses"]), state["wall_time_s"], state[
             "step"]
-    bar = Progress(progress, "vae", steps, start)
+    bar = ProgressBar(steps, "vae", enabled=progress, completed=start, fields={"loss": "-"}).start()
     t0 = time.perf_counter()
     try:
         for step in range(start, steps):
@@ -184,7 +185,7 @@ def train_vae(data_root, out_dir, *, domains=None, steps: int = 1500, batch_size
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
-            bar.update(losses[-1])
+            bar.advance(loss=f"{losses[-1]:.4f}")
             done = step + 1
             if (checkpoint_every and done % checkpoint_every == 0) or done == steps:
                 save_checkpoint(out, done, vae, optimizer, {"losses": losses, "settings": settings,
