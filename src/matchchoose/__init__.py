@@ -9,11 +9,13 @@ Data flows through one subpackage per stage::
     evaluate  leave-one-dataset-out evaluation, metrics, baselines
     cli       the ``mnc`` command
 
-Tools built on matchchoose (``tools/microzoo``) use only public names: the error types and
-:func:`require`, which imports an optional dependency or says what to install.
+Tools built on matchchoose (``tools/microzoo``) use only public names: the error types,
+:func:`require`, which imports an optional dependency or says what to install, and :func:`cache_dir`,
+the folder of one of matchchoose's caches (``mnc cache info`` lists them).
 """
 
 from ._errors import InputError, KnowledgeBaseError, MatchChooseError, MissingDependencyError, NotFittedError, require
+from ._cache import cache_dir
 from .records import Metric, ZooRecords
 
 __version__ = "0.1.0"
@@ -27,5 +29,6 @@ __all__ = [
     "NotFittedError",
     "ZooRecords",
     "__version__",
+    "cache_dir",
     "require",
 ]

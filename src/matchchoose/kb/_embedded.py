@@ -15,13 +15,12 @@ hence a fresh copy.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from importlib import resources
 from pathlib import Path
 
+from .. import _cache
 from .._errors import KnowledgeBaseError
-from .._paths import default_cache_dir
 
 __all__ = ["EMBEDDED_KB_NAME", "embedded_kb", "embedded_kb_file"]
 
@@ -47,14 +46,12 @@ def embedded_kb(cache_dir=None) -> Path:
         raise KnowledgeBaseError(f"This installation of matchchoose lacks its embedded knowledge base "
                                  f"(matchchoose/kb/default/{EMBEDDED_KB_NAME}): reinstall it, or pass --kb.")
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    root = Path(cache_dir) if cache_dir is not None else default_cache_dir() / "default-kb"
+    root = Path(cache_dir) if cache_dir is not None else _cache.cache_dir("default-kb")
     target = root / f"{source.stem}-{digest}.sqlite"
     if not target.is_file():
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)  # atomic: concurrent first uses never see half a file
+            with source.open("rb") as packaged:  # atomic: concurrent first uses never see half a file
+                _cache.atomic_write(target, lambda copy: shutil.copyfileobj(packaged, copy))
         except OSError as exc:
             raise KnowledgeBaseError(f"Cannot copy the embedded knowledge base to {root}: {exc.strerror or exc}; "
                                      "set MNC_CACHE_DIR to a writable folder.") from exc

@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._cache import atomic_write, cache_dir
 from .._errors import InputError, MissingDependencyError, require
 from .._validation import check_int
 from ._hf import resolve_device_dtype
@@ -122,12 +123,6 @@ def file_sha256(path) -> str:
                 h.update(chunk)
         _SHA_MEMO[memo_key] = h.hexdigest()
     return _SHA_MEMO[memo_key]
-
-
-def _cache_dir() -> Path:
-    from .._paths import default_cache_dir
-
-    return default_cache_dir()
 
 
 # ----------------------------------------------------------------------------------- conversion
@@ -411,7 +406,7 @@ def _check_against_model(config: dict, state: dict, origin: dict, g: _Graph) -> 
 
 # -------------------------------------------------------------------------------------- cache
 def _cache_path(sha256: str) -> Path:
-    return _cache_dir() / "probes" / f"dinov2-onnx-{sha256}-v{_CONVERTER_VERSION}.safetensors"
+    return cache_dir("probes") / f"dinov2-onnx-{sha256}-v{_CONVERTER_VERSION}.safetensors"
 
 
 def load_converted(onnx_path, sha256: str | None = None):
@@ -433,15 +428,11 @@ def load_converted(onnx_path, sha256: str | None = None):
                           "converting the ONNX model again.", RuntimeWarning, stacklevel=2)
     config, arrays = _convert(Path(onnx_path), source=str(onnx_path))
     tensors = {k: torch.from_numpy(v).contiguous() for k, v in arrays.items()}
-    tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+    metadata = {"config": json.dumps(config, sort_keys=True), "onnx_sha256": sha256,
+                "converter_version": str(_CONVERTER_VERSION)}
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        st_torch.save_file(tensors, str(tmp), metadata={"config": json.dumps(config, sort_keys=True),
-                                                        "onnx_sha256": sha256,
-                                                        "converter_version": str(_CONVERTER_VERSION)})
-        os.replace(tmp, cache)
+        atomic_write(cache, lambda fh: fh.write(st_torch.save(tensors, metadata=metadata)))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         warnings.warn(f"Cannot cache the converted DINOv2 weights in {cache.parent} ({exc}); they will be "
                       "converted again next time (set MNC_CACHE_DIR to a writable folder).", RuntimeWarning,
                       stacklevel=2)

@@ -32,6 +32,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import quote
 
+from matchchoose import cache_dir
+
 from ._spec import FetchError, MissingToolError, Package
 
 __all__ = ["PackageCache", "default_cache_dir", "run_command", "sha256_file", "tool_status"]
@@ -48,10 +50,9 @@ _INSTALL_HINT = {
 
 
 def default_cache_dir() -> Path:
-    """``$MNC_CACHE_DIR/microzoo/packages``, else ``$XDG_CACHE_HOME/matchchoose/...`` (``~/.cache``)."""
-    env = os.environ.get("MNC_CACHE_DIR")
-    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matchchoose"
-    return base / "microzoo" / "packages"
+    """``packages`` in matchchoose's ``microzoo`` cache: ``$MNC_CACHE_DIR/microzoo/packages``, else
+    ``$XDG_CACHE_HOME/matchchoose/...`` (``~/.cache``); ``mnc cache clear microzoo`` removes it."""
+    return cache_dir("microzoo") / "packages"
 
 
 def run_command(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
