@@ -102,7 +102,7 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
 @click.option("--coverage", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True,
               help="Probability that the shortlist holds the best model (sizes the shortlist; blend only).")
 @click.option("--selector", type=click.Choice(["blend", "mnc", "mnc[paper]"]), default="blend", show_default=True,
-              help="blend: the default the issue-11 protocol chose (docs/benchmarks.md 11); mnc: Match & Choose "
+              help="blend: the default the selection suite chose (docs/benchmarks.md 11); mnc: Match & Choose "
                    "with priors; mnc[paper]: the paper-faithful Match & Choose.")
 @click.option("--metric", default=None, help="Quality metric (default: the only one with results).")
 @click.option("--probe", default=None, help="Probe (default: the one the knowledge base's profiles use).")
