@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._cache import atomic_write
 from .._errors import InputError
 
 __all__ = ["BitMap", "Scheme", "parse_scheme", "BITMAP_FORMAT", "WEIGHT_BITS", "ACT_BITS"]
@@ -127,11 +128,8 @@ class BitMap:
         path = Path(path)
         if path.suffix.lower() != ".json":
             path = path / "bitmap.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
-        return path
+        text = json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+        return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
     @classmethod
     def load(cls, path) -> "BitMap":

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._cache import atomic_write
 from .._device import resolve_device
 from .._errors import InputError, require
 from .._progress import ProgressBar
@@ -202,10 +203,8 @@ def _sample_images(pipeline, captions, out_dir, *, n, steps, guidance_scale, res
                 image.save(out / row["file_name"])
                 done[row["file_name"]] = row
             # metadata after the images: a crash between the two only repeats those images.
-            lines = [json.dumps(done[k], ensure_ascii=False) for k in sorted(done)]
-            tmp = out / "metadata.jsonl.tmp"
-            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            tmp.replace(out / "metadata.jsonl")
+            text = "\n".join(json.dumps(done[k], ensure_ascii=False) for k in sorted(done)) + "\n"
+            atomic_write(out / "metadata.jsonl", lambda fh, text=text: fh.write(text.encode("utf-8")))
             bar.advance(len(rows))
     finally:
         bar.close()
