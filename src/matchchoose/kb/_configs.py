@@ -16,7 +16,8 @@ import pandas as pd
 
 from .._errors import InputError, KnowledgeBaseError
 
-__all__ = ["ConfigStore", "add_model_config", "model_config", "model_configs", "replace_zoo_features", "zoo_feature_columns"]
+__all__ = ["ConfigStore", "add_model_config", "model_config", "model_configs", "replace_zoo_features",
+           "zoo_feature_columns"]
 
 
 def _dumps(value) -> str:
