@@ -1,4 +1,4 @@
-"""Budgeted selection (issue 12) on synthetic learning curves: a sanity check until real ones exist.
+"""Budgeted selection on synthetic learning curves: a sanity check until real ones exist.
 
 No knowledge base with recorded learning curves exists yet (the micro zoo v2 grid records them).
 This script draws FD-like curves (lower is better) for 8 models x 24 datasets at 4 rungs in two

@@ -21,7 +21,7 @@ Modes: ``fp32`` (float32 weights, torch AdamW), ``bf16`` (bfloat16 autocast, flo
 torch AdamW), ``low`` (matchchoose's low-memory mode: bfloat16 weights, no master copy, AdamW fused
 into back-propagation: torch-optimi's Kahan-summed step behind matchchoose's hooks), ``low-own``
 (our own Kahan step with float32 temporaries, commit 0e02b43, measured and dropped for optimi),
-``low-sr`` (the low-memory optimizer before issue 14, commit 4b4f99d: stochastic rounding from a
+``low-sr`` (the earlier low-memory optimizer, commit 4b4f99d: stochastic rounding from a
 generator per parameter and step), ``optimi`` (torch-optimi 0.3.3 on its own:
 ``AdamW(kahan_sum=True, gradient_release=True)`` with ``prepare_for_gradient_release``). Gradient
 clipping is off in every mode (optimi's own gradient release cannot clip).
@@ -268,7 +268,7 @@ def step_table(model: str, reps: int, threads: int, lr: float) -> list[dict]:
     setups["torch AdamW, float32 weights (standard)"] = run_adamw
     for label, cls in (("low (matchchoose: optimi behind its hooks)", FusedAdamW),
                        ("low-own (own Kahan, float32 temporaries, dropped)", _OwnKahanAdamW),
-                       ("low-sr (stochastic rounding, before issue 14)", _StochasticRoundingAdamW)):
+                       ("low-sr (stochastic rounding, the earlier low-memory step)", _StochasticRoundingAdamW)):
         ps = params(torch.bfloat16)
         opt = cls(dict(enumerate(ps)), recipe)
         for h in opt.handles:

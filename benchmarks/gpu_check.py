@@ -4,7 +4,7 @@ Builds random-weight pipelines of every family from the configs shipped in
 ``src/matchchoose/features/zoo`` (full width; Flux with 2 double + 4 single blocks, T5 and Gemma
 text encoders with 2 layers, so that building and saving stay within seconds; tokenizers are the
 offline ones of :mod:`matchchoose.finetune.tiny`), then measures with the project's own trainer,
-sampler, probe and distances what issue 13's table reports:
+sampler, probe and distances what the project's first GPU run reported (docs/finetune.md):
 
 * LoRA fine-tuning per family and, for SD 1.5, per mode (bf16, low-memory, adapter, gradient
   checkpointing, fp16): seconds per step, images per second, seconds per step spent preparing data
@@ -39,7 +39,7 @@ import traceback
 from pathlib import Path
 
 FAMILIES = ("sd", "sdxl", "sd3", "flux", "pixart", "sana")
-#: Full size: (resolution, batch size) per family, as in issue 13's table where it has them.
+#: Full size: (resolution, batch size) per family, as in the first GPU run's table where it has them.
 FULL_SHAPES = {"sd": (512, 8), "sdxl": (1024, 4), "sd3": (512, 4), "flux": (512, 4), "pixart": (512, 8),
                "sana": (512, 8)}
 TINY_RESOLUTION = {"sana": 32}

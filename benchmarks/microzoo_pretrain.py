@@ -4,7 +4,7 @@ Speed (default): for every zoo model, in a fresh subprocess each (so that peak m
 model's own), pretrain ``--steps`` steps at the zoo resolution and batch size and print the median
 seconds per step, the one-time encoding cache time and the peak resident memory::
 
-    .venv/bin/python benchmarks/microzoo_pretrain.py --data /work/microzoo-data --vae /work/microzoo-models/vae
+    .venv/bin/python benchmarks/microzoo_pretrain.py --data data/microzoo --vae zoo/vae
 
 ``--synthetic`` makes stand-in domains (random captioned images under the mixture's domain names)
 so that the timing runs without the real data; step time depends on shapes only.
@@ -18,7 +18,7 @@ domains; real, random-weight and pretrained samples)::
 
     .venv/bin/python benchmarks/microzoo_pretrain.py --proof unet-s-minilm --steps 1200 \\
         --domains noto_emoji,kgeography_flags,typeface_glyphs --controls astrophotos,mnist_digits \\
-        --data /work/microzoo-data --vae /work/microzoo-models/vae --out benchmarks/out/microzoo-proof
+        --data data/microzoo --vae zoo/vae --out benchmarks/out/microzoo-proof
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def proof(args) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="/work/microzoo-data")
+    parser.add_argument("--data", default="data/microzoo")
     parser.add_argument("--vae", default=None, help="Shared VAE folder (default: a random VAE; speed only).")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=16)

@@ -1,4 +1,4 @@
-"""The selection suite (issue 11): every selector and baseline on every recorded-results benchmark.
+"""The selection suite: every selector and baseline on every recorded-results benchmark.
 
 Benchmarks (read in place, never copied into the repository; the data carry no licence):
 

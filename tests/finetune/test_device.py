@@ -95,7 +95,7 @@ def test_rng_state_holds_only_the_training_device():
     (8, "cuda:0", 0), (8, "cuda:3", 3), (1, "cuda:0", 0), (1, "cuda:2", None), (0, "cpu", None),
 ])
 def test_old_checkpoints_with_every_gpu_restore_the_training_one(saved, device, expected, monkeypatch):
-    """Checkpoints before issue 13 saved all visible GPUs: resuming with fewer must not raise IndexError."""
+    """Older checkpoints saved all visible GPUs: resuming with fewer must not raise IndexError."""
     calls = []
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, dev: calls.append((int(state[0]), dev)))
     states = _train._rng_states(torch.device("cpu"))

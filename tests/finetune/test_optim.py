@@ -95,7 +95,7 @@ def test_fused_adamw_accumulates_until_the_last_micro_batch():
 
 
 def test_checkpoints_of_the_earlier_optimizer_still_load():
-    """A low-memory checkpoint written before issue 14 (moments by name, no Kahan buffer, no step count)
+    """A low-memory checkpoint written by the earlier optimizer (moments by name, no Kahan buffer, no step count)
     resumes: the moments are restored, the step count follows ``steps_done``, the buffer starts at zero."""
     w = torch.ones(5, dtype=torch.bfloat16, requires_grad=True)
     legacy = {"steps_done": 3, "state": {"w": {"exp_avg": torch.full((5,), 0.5, dtype=torch.bfloat16),

@@ -37,7 +37,7 @@ __all__ = ["Choice", "choose", "resolve_metric", "resolve_probe"]
 
 _PREDICTOR_CACHE_VERSION = 2
 
-#: Selectors ``mnc choose`` can rank with; the default is the one the issue-11 protocol chose
+#: Selectors ``mnc choose`` can rank with; the default is the one the selection-suite protocol chose
 #: (docs/benchmarks.md section 11).
 CHOOSE_SELECTORS = ("blend", "mnc", "mnc[paper]")
 DEFAULT_SELECTOR = "blend"
@@ -234,7 +234,7 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     predictor, random_state :
         :class:`~matchchoose.rank.MatchChoose` settings (``mnc`` selectors only; the rest are its defaults).
     selector : {"blend", "mnc", "mnc[paper]"}
-        ``blend`` (default, chosen by the issue-11 protocol, docs/benchmarks.md section 11): Overall's prior
+        ``blend`` (default, chosen by the selection-suite protocol, docs/benchmarks.md section 11): Overall's prior
         moved by the nearest datasets and prescores, tuned by nested leave-one-dataset-out;
         ``mnc``: Match & Choose with priors; ``mnc[paper]``: the paper-faithful Match & Choose.
     coverage : float in (0, 1]
