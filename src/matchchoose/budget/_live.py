@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,22 +46,11 @@ from ._procedure import PROCEDURES
 __all__ = ["FinetuneRuns", "RaceRun", "default_fidelities", "race_folder"]
 
 
-@contextmanager
 def _quiet_loading():
     """No diffusers / transformers loading bars between the race's own progress lines."""
-    from diffusers.utils import logging as dlog
-    from transformers.utils import logging as tlog
+    from ..finetune.families import quiet_loading
 
-    states = (dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled())
-    dlog.disable_progress_bar()
-    tlog.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if states[0]:
-            dlog.enable_progress_bar()
-        if states[1]:
-            tlog.enable_progress_bar()
+    return quiet_loading()
 
 
 def _safe(name: str) -> str:
