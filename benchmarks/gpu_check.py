@@ -54,8 +54,6 @@ SD_MODES = {"bf16": {"mixed_precision": "bf16"}, "low-memory": {"low_memory": Tr
 def full_pipeline(family: str, device):
     """A full-width random-weight pipeline of ``family`` from the shipped config, built on ``device``
     (``"meta"`` builds the structure without memory: what the tests check)."""
-    import inspect
-
     import diffusers
     import torch
     import transformers
@@ -99,15 +97,7 @@ def full_pipeline(family: str, device):
         parts[key] = getattr(diffusers, config.component_class(key)).from_config(den_cfg)
     parts["scheduler"] = getattr(diffusers, tiny_module._declared(config, "scheduler")).from_config(
         tiny_module._strip(comps["scheduler"]))
-    pipe_cls = getattr(diffusers, index["_class_name"])
-    accepted = inspect.signature(pipe_cls.__init__).parameters
-    kwargs = {k: v for k, v in parts.items() if k in accepted}
-    for key in ("safety_checker", "feature_extractor", "image_encoder"):
-        if key in accepted:
-            kwargs[key] = None
-    if "requires_safety_checker" in accepted:
-        kwargs["requires_safety_checker"] = False
-    return pipe_cls(**kwargs)
+    return tiny_module.assemble_pipeline(index["_class_name"], parts)
 
 
 def build_full_pipeline(family: str, path: Path, device) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .._errors import InputError, require
 
-__all__ = ["TINY_SOURCES", "build_tiny_pipeline", "tiny_tokenizer"]
+__all__ = ["TINY_SOURCES", "assemble_pipeline", "build_tiny_pipeline", "tiny_tokenizer"]
 
 #: Family name -> the default-zoo model its tiny pipeline is shrunk from.
 TINY_SOURCES = {
@@ -396,9 +396,26 @@ def build_tiny_pipeline(source, path, *, seed: int = 0, with_t5: bool = True, wi
     sched_cfg = copy.deepcopy(comps["scheduler"])
     parts["scheduler"] = getattr(diffusers, _declared(config, "scheduler")).from_config(_strip(sched_cfg))
 
-    pipe_cls = getattr(diffusers, pipeline_class)
+    pipe = assemble_pipeline(pipeline_class, parts, index)
+    out.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(out, safe_serialization=True)
+    (out / "TINY.json").write_text(json.dumps({"source": config.source, "model": config.name, "seed": seed,
+                                               "with_t5": with_t5, "width": width}, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def assemble_pipeline(pipeline_class: str, parts: dict, model_index: dict | None = None):
+    """A diffusers pipeline of class ``pipeline_class`` from its components ``parts`` (name -> object).
+
+    Components the class does not take are left out; the safety checker, feature extractor and
+    image encoder are ``None`` (and the safety check off); plain options of ``model_index`` (a
+    pipeline's ``model_index.json``, e.g. SDXL's ``force_zeros_for_empty_prompt``) are passed on.
+    Used by the tiny test pipelines, the micro zoo's builder and the GPU check.
+    """
     import inspect
 
+    diffusers = require("diffusers", "Assembling a pipeline", "models")
+    pipe_cls = getattr(diffusers, pipeline_class)
     accepted = inspect.signature(pipe_cls.__init__).parameters
     kwargs = {k: v for k, v in parts.items() if k in accepted}
     for key in _SKIP:
@@ -406,12 +423,11 @@ def build_tiny_pipeline(source, path, *, seed: int = 0, with_t5: bool = True, wi
             kwargs[key] = None
     if "requires_safety_checker" in accepted:
         kwargs["requires_safety_checker"] = False
-    for key, value in index.items():  # pipeline options such as force_zeros_for_empty_prompt
+    for key, value in (model_index or {}).items():  # pipeline options such as force_zeros_for_empty_prompt
         if not key.startswith("_") and not isinstance(value, list) and key in accepted and key not in kwargs:
             kwargs[key] = value
-    pipe = pipe_cls(**kwargs)
-    out.mkdir(parents=True, exist_ok=True)
-    pipe.save_pretrained(out, safe_serialization=True)
-    (out / "TINY.json").write_text(json.dumps({"source": config.source, "model": config.name, "seed": seed,
-                                               "with_t5": with_t5, "width": width}, indent=1) + "\n", encoding="utf-8")
-    return out
+    missing = [k for k, prm in accepted.items() if k != "self" and prm.default is inspect.Parameter.empty
+               and k not in kwargs]
+    if missing:
+        raise InputError(f"{pipeline_class} needs {', '.join(missing)}, which the given components do not provide.")
+    return pipe_cls(**kwargs)

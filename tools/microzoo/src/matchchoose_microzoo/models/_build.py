@@ -234,23 +234,12 @@ def build_pipeline(name, path, *, vae=None, seed: int = 0, size: str = "full", o
     sched_class = source.component_class("scheduler")
     parts["scheduler"] = getattr(diffusers, sched_class).from_config(sched_cfg)
 
-    pipe_cls = getattr(diffusers, spec.pipeline_class)
-    accepted = inspect.signature(pipe_cls.__init__).parameters
-    kwargs = {k: v for k, v in parts.items() if k in accepted}
-    for k in ("safety_checker", "feature_extractor", "image_encoder"):
-        if k in accepted:
-            kwargs[k] = None
-    if "requires_safety_checker" in accepted:
-        kwargs["requires_safety_checker"] = False
-    for k, v in source.model_index.items():  # pipeline options (SDXL force_zeros_for_empty_prompt)
-        if not k.startswith("_") and not isinstance(v, list) and k in accepted and k not in kwargs:
-            kwargs[k] = v
-    missing = [k for k, p in accepted.items() if k != "self" and p.default is inspect.Parameter.empty
-               and k not in kwargs]
-    if missing:
-        raise InputError(f"build_pipeline: {spec.pipeline_class} needs {', '.join(missing)}, which the spec of "
-                         f"{spec.name} does not provide.")
-    pipe = pipe_cls(**kwargs)
+    from matchchoose.finetune.tiny import assemble_pipeline
+
+    try:
+        pipe = assemble_pipeline(spec.pipeline_class, parts, source.model_index)
+    except InputError as exc:
+        raise InputError(f"build_pipeline: micro-zoo model {spec.name}: {exc}") from None
     out.mkdir(parents=True, exist_ok=True)
     from matchchoose.finetune.families import quiet_loading
 
