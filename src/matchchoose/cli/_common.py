@@ -44,6 +44,29 @@ def baseline_names() -> list:
     return [name for name in SELECTORS if name != "mnc"]
 
 
+def sampling_options(unit: str):
+    """The held-out sampling options that ``mnc grid`` and ``mnc race`` share (``unit``: what one
+    set of samples belongs to, for the help): ``--n-samples``, ``--sample-steps``, ``--guidance``,
+    ``--sample-resolution``, ``--split-seed``."""
+    options = [
+        click.option("--n-samples", type=click.IntRange(min=2), default=16, show_default=True,
+                     help=f"Images sampled per {unit} from the held-out captions."),
+        click.option("--sample-steps", type=click.IntRange(min=1), default=25, show_default=True),
+        click.option("--guidance", type=float, default=5.0, show_default=True),
+        click.option("--sample-resolution", type=click.IntRange(min=8), default=None,
+                     help="Default: each model's own."),
+        click.option("--split-seed", "split_seed", type=int, default=0, show_default=True,
+                     help="Seed of the held-out split and of the sampled images (--seed is the training seed)."),
+    ]
+
+    def decorate(func):
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def kb_option(func=None, *, embedded: bool = False):
     """``--kb PATH``: the knowledge base; default ``$MNC_KB`` or the user data directory (and, for
     commands that only read results, the embedded micro-zoo knowledge base when neither exists)."""

@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from ._choose import _probe_options
-from ._common import console, kb_option, resolve_kb_path
+from ._common import console, kb_option, resolve_kb_path, sampling_options
 from ._finetune import _recipe_options
 
 __all__ = ["grid"]
@@ -50,18 +50,12 @@ def _named(spec: str | None, folder: str | None, what: str, marker: str | None) 
               help="Run folders, OUT/<model>/<dataset>/ (required unless --status).")
 @click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Recipe file (.json or .toml); recipe flags override it.")
-@click.option("--n-samples", type=click.IntRange(min=2), default=16, show_default=True,
-              help="Images sampled per cell from the held-out captions.")
-@click.option("--sample-steps", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--guidance", type=float, default=5.0, show_default=True)
-@click.option("--sample-resolution", type=click.IntRange(min=8), default=None, help="Default: each model's own.")
+@sampling_options("cell")
 @click.option("--probe", default="clip", show_default=True, help="Scoring probe (clip: CLIP-FID; dinov2 offline).")
 @click.option("--probe-weights", default=None, help="Scoring probe weights (local folder, hub id or ONNX file).")
 @click.option("--kind", "kinds", default="fd", show_default=True, help="Scores: comma-separated fd, kid, cmmd.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
               show_default=True, help="Held-out fraction of each dataset.")
-@click.option("--split-seed", "split_seed", type=int, default=0, show_default=True,
-              help="Seed of the held-out split and of the sampled images (--seed is the training seed).")
 @click.option("--prescore/--no-prescore", default=True, show_default=True,
               help="Also score the pretrained model (prescores: the Initial baseline).")
 @click.option("--fidelities", default=None,

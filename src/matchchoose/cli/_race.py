@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from ._choose import _probe_options
-from ._common import NamesOption, console, console_err, kb_option, predictor_names, resolve_kb_path
+from ._common import NamesOption, console, console_err, kb_option, predictor_names, resolve_kb_path, sampling_options
 from ._finetune import _recipe_options
 from ._grid import _ints
 from ._table import Col, print_table
@@ -91,13 +91,7 @@ def _printer(budget: float):
               help="Run folders: OUT/<dataset>/<recipe hash>/<model>/ (checkpoints, samples).")
 @click.option("--recipe", "recipe_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Recipe file (.json or .toml); recipe flags override it. Its steps are the target fidelity.")
-@click.option("--n-samples", type=click.IntRange(min=2), default=16, show_default=True,
-              help="Images sampled per run from the held-out captions.")
-@click.option("--sample-steps", type=click.IntRange(min=1), default=25, show_default=True)
-@click.option("--guidance", type=float, default=5.0, show_default=True)
-@click.option("--sample-resolution", type=click.IntRange(min=8), default=None, help="Default: each model's own.")
-@click.option("--split-seed", "split_seed", type=int, default=0, show_default=True,
-              help="Seed of the held-out split and of the sampled images.")
+@sampling_options("run")
 @click.option("--sample-batch-size", type=click.IntRange(min=1), default=4, show_default=True,
               help="Images per sampler batch.")
 @click.option("--probe", default="dinov2", show_default=True, help="Scoring probe (dinov2: FD_DINOv2, offline).")
