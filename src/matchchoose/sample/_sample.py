@@ -140,6 +140,14 @@ def _existing(out_dir: Path) -> dict:
     return done
 
 
+def _sequence_length(pipeline) -> int | None:
+    """The caption length in tokens the pipeline's family trains with, None for unknown pipelines."""
+    from ..finetune.families import family_class, supported_pipelines
+
+    family = supported_pipelines().get(type(pipeline).__name__)
+    return None if family is None else family_class(family).sequence_length(pipeline)
+
+
 def sample_images(pipeline, captions, out_dir, *, n: int | None = None, steps: int = 25,
                   guidance_scale: float = 5.0, resolution: int | None = None, seed: int = 0, batch_size: int = 4,
                   progress: bool = False, deterministic: bool = False) -> SampleResult:
@@ -188,6 +196,10 @@ def _sample_images(pipeline, captions, out_dir, *, n, steps, guidance_scale, res
         size["use_resolution_binning"] = False  # PixArt / Sana: sample at exactly the asked size
     if "clean_caption" in inspect.signature(pipeline.__call__).parameters:
         size["clean_caption"] = False  # PixArt / Sana: captions as given (cleaning needs bs4 and ftfy)
+    if "max_sequence_length" in inspect.signature(pipeline.__call__).parameters:
+        length = _sequence_length(pipeline)
+        if length is not None:  # the length the model was trained with (finetune.families)
+            size["max_sequence_length"] = length
     true_cfg = _true_cfg(pipeline, guidance_scale)
     bar = ProgressBar(len(todo), f"sampling {len(todo)} images", enabled=progress, transient=True).start()
     try:

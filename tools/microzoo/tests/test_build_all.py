@@ -14,6 +14,8 @@ import pytest
 pytest.importorskip("diffusers")
 pytest.importorskip("peft")
 
+from matchchoose_microzoo.build import PILOT  # noqa: E402
+
 MODELS = ("unet-s-minilm", "pixart-s")
 
 
@@ -60,7 +62,9 @@ def test_build_all_at_test_size(domains, tmp_path):
     assert {"profiles", "vae", "pretrain", "pilot", "grid"} <= set(summary["stages"])
     assert summary["stages"]["grid"][-1]["cells"] == {"done": 4}
     choice = json.loads((out / "pilot-choice.json").read_text())
-    assert choice["learning_rate"] in (1e-3, 3e-3) and set(choice["median_ratio"]) == {"0.001", "0.003"}
+    labels = {"learning_rate=0.003,method=lora", "learning_rate=0.0001,method=full"}
+    assert choice["label"] in labels and set(choice["median_ratio"]) == labels
+    assert choice["recipe"] in [dict(c) for c in PILOT["candidates"]]
     kb = KnowledgeBase(out / "kb.sqlite")
     assert set(kb.datasets()) == {"game_icons", "openmoji"} and set(MODELS) <= set(kb.models())
     rows = kb.curves("fd_pixels", per_row=True)
@@ -69,7 +73,7 @@ def test_build_all_at_test_size(domains, tmp_path):
     pre = kb.curves("fd_pixels", per_row=True, prescores=True)
     assert (pre["kind"] == "prescore").sum() == 8
     grid = json.loads((out / "grid-spec.json").read_text())
-    assert grid["recipe"]["learning_rate"] == choice["learning_rate"] and grid["sample_resolution"] == 64
+    assert {k: grid["recipe"][k] for k in choice["recipe"]} == choice["recipe"] and grid["sample_resolution"] == 64
     # a rerun finds everything done
     again = _build(domains, out)
     assert "pretraining" not in again.stdout and "pilot:" not in again.stdout

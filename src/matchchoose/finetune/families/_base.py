@@ -100,11 +100,29 @@ class Family:
     adapter_pattern = r"(^|\.)attn2$"
     #: Whether the matched attention must take a conditioning input (False for joint attention).
     adapter_cross_only = True
+    #: The pipeline's caption length in tokens (its ``max_sequence_length``), where it has one.
+    max_sequence_length: int | None = None
+    #: Pipeline attribute of the tokenizer that :attr:`max_sequence_length` applies to.
+    long_tokenizer = "tokenizer"
+
+    @classmethod
+    def sequence_length(cls, pipe) -> int | None:
+        """Caption length in tokens for ``pipe``: :attr:`max_sequence_length`, or the long tokenizer's
+        ``model_max_length`` where that is smaller (a model built for short captions, such as the micro
+        zoo's, says so in its tokenizer config; real pipelines' tokenizers allow at least the default).
+        """
+        if cls.max_sequence_length is None:
+            return None
+        limit = getattr(getattr(pipe, cls.long_tokenizer, None), "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < cls.max_sequence_length:
+            return limit
+        return cls.max_sequence_length
 
     def __init__(self, pipe, model_path: str = ""):
         self.pipe = pipe
         self.model_path = str(model_path)
         self.recipe = None
+        self.text_length = self.sequence_length(pipe)
 
     # ----------------------------------------------------------------------------------- loading
     @classmethod

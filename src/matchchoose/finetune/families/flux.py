@@ -30,6 +30,7 @@ class Flux(FlowMatchingFamily):
     adapter_cross_only = False  # joint attention: text and image tokens attend together
     guidance_scale = 3.5
     max_sequence_length = 512
+    long_tokenizer = "tokenizer_2"
 
     def resolution_multiple(self) -> int:
         return self.vae_scale_factor * 2
@@ -38,7 +39,7 @@ class Flux(FlowMatchingFamily):
         captions = list(captions)
         embeds, pooled, text_ids = self.pipe.encode_prompt(prompt=captions, prompt_2=captions, device=self.device,
                                                            num_images_per_prompt=1,
-                                                           max_sequence_length=self.max_sequence_length)
+                                                           max_sequence_length=self.text_length)
         return {"encoder_hidden_states": embeds.to(self.dtype), "pooled_projections": pooled.to(self.dtype),
                 "txt_ids": text_ids}
 

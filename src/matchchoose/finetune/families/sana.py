@@ -40,7 +40,7 @@ class Sana(FlowMatchingFamily):
     def encode_prompts(self, captions):
         embeds, mask, _, _ = self.pipe.encode_prompt(list(captions), do_classifier_free_guidance=False,
                                                      device=self.device, clean_caption=False,
-                                                     max_sequence_length=self.max_sequence_length,
+                                                     max_sequence_length=self.text_length,
                                                      complex_human_instruction=None)
         return {"encoder_hidden_states": embeds.to(self.dtype), "encoder_attention_mask": mask}
 

@@ -28,6 +28,7 @@ class StableDiffusion3(FlowMatchingFamily):
     adapter_pattern = r"(^|\.)transformer_blocks\.\d+\.attn$"
     adapter_cross_only = False  # joint attention: text and image tokens attend together
     max_sequence_length = 256
+    long_tokenizer = "tokenizer_3"
 
     def resolution_multiple(self) -> int:
         return self.vae_scale_factor * self.denoiser.config.patch_size
@@ -36,7 +37,7 @@ class StableDiffusion3(FlowMatchingFamily):
         captions = list(captions)
         embeds, _, pooled, _ = self.pipe.encode_prompt(
             prompt=captions, prompt_2=captions, prompt_3=captions, device=self.device, num_images_per_prompt=1,
-            do_classifier_free_guidance=False, max_sequence_length=self.max_sequence_length)
+            do_classifier_free_guidance=False, max_sequence_length=self.text_length)
         return {"encoder_hidden_states": embeds.to(self.dtype), "pooled_projections": pooled.to(self.dtype)}
 
     def loss(self, latents, cond, batch, generator):

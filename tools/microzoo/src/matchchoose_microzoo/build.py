@@ -9,7 +9,8 @@ all ...``) runs, each stage resumable from what ``OUT`` already holds:
    its step cap; ``pretrain.json`` records the steps trained);
 3. the knowledge base ``OUT/kb.sqlite``: the profiles, and the models' configs and features
    (registered while they pretrain);
-4. the pilot (:data:`PILOT`), which chooses the grid's learning rate by its declared rule;
+4. the pilot (:data:`PILOT`), which chooses the grid's fine-tuning method and learning rate by its
+   declared rule;
 5. the grid (:func:`matchchoose.grid.run_grid`) with learning curves (``--fidelities``) and two
    sampling seeds, run by ``--workers`` driver processes that share the cells through the
    knowledge base, dataset by dataset, until the budget's deadline; cells not started by then stay
@@ -38,15 +39,22 @@ import click
 
 __all__ = ["main"]
 
-#: The pilot (declared before it ran): the v2 recipe at each candidate learning rate on every model of
-#: the pilot domains, target fidelity only; the rate with the lowest median FD ratio (fine-tuned /
-#: pretrained) wins, the lower rate on a tie.
-PILOT = {"domains": ("game_icons",), "learning_rates": (1e-3, 3e-3)}
+#: The pilot (declared before it ran): the v2 recipe with each candidate's changes on every model of
+#: the pilot domains, target fidelity only; the candidate with the lowest median FD ratio (fine-tuned /
+#: pretrained) wins, the earlier candidate on a tie. Candidates: LoRA rank 8 at 3e-3 (the adapter the
+#: grid's users mostly run), and full fine-tuning at 1e-4 (half the pretraining rate).
+PILOT = {"domains": ("game_icons",),
+         "candidates": ({"method": "lora", "learning_rate": 3e-3}, {"method": "full", "learning_rate": 1e-4})}
 
-#: The grid's protocol for micro zoo v2 (docs/microzoo.md).
-V2_GRID = {"n_samples": 48, "sample_steps": 12, "guidance": 5.0, "fidelities": (50, 100), "sample_seeds": (0, 100000),
-           "recipe": {"method": "lora", "steps": 200, "batch_size": 32, "learning_rate": 1e-3, "lora_rank": 8,
-                      "resolution": 64, "checkpoint_every": 1000, "seed": 0}}
+#: The grid's protocol for micro zoo v2 (docs/microzoo.md): sized for a 2-core CPU (160 steps at batch 8,
+#: scores after 40, 80 and 160 steps, 32 samples per set); the pilot sets ``method`` and ``learning_rate``.
+V2_GRID = {"n_samples": 32, "sample_steps": 12, "guidance": 5.0, "fidelities": (40, 80), "sample_seeds": (0, 100000),
+           "recipe": {"method": "lora", "steps": 160, "batch_size": 8, "learning_rate": 3e-3, "lora_rank": 8,
+                      "resolution": 64, "checkpoint_every": 1000, "cache_encodings": True, "seed": 0}}
+
+
+def _label(candidate: dict) -> str:
+    return ",".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(candidate.items()))
 
 
 def _log(out: Path, text: str) -> None:
@@ -200,23 +208,23 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
     choice_file = root / "pilot-choice.json"
     if pilot and pilot_domains and not choice_file.is_file():
         specs = []
-        for lr in PILOT["learning_rates"]:
-            ps = _grid_spec(ready, models_dir, pilot_domains, data_root, root / "pilot" / f"lr{lr:g}", grid_steps,
-                            fidelities, n_samples, sample_steps, learning_rate=lr, curves=False, probe=probe)
-            file = root / f"pilot-spec-lr{lr:g}.json"
+        for i, candidate in enumerate(PILOT["candidates"]):
+            ps = _grid_spec(ready, models_dir, pilot_domains, data_root, root / "pilot" / f"c{i}", grid_steps,
+                            fidelities, n_samples, sample_steps, recipe=candidate, curves=False, probe=probe)
+            file = root / f"pilot-spec-c{i}.json"
             file.write_text(json.dumps(_spec_dict(ps), indent=1))
-            specs.append((lr, ps, file))
-        _log(root, f"pilot: {len(ready)} models x {', '.join(pilot_domains)} at learning rates "
-                   f"{', '.join(f'{lr:g}' for lr, _, _ in specs)}")
+            specs.append((_label(candidate), ps, file))
+        _log(root, f"pilot: {len(ready)} models x {', '.join(pilot_domains)}, candidates "
+                   f"{'; '.join(label for label, _, _ in specs)}")
         _run_workers(root, "pilot", [str(f) for _, _, f in specs], root / "pilot.sqlite", workers, common,
                      min(deadline, time.time() + pilot_seconds))
         choice = _pilot_choice(root / "pilot.sqlite", specs, f"fd_{probe}")
         choice_file.write_text(json.dumps(choice, indent=1))
         stage_done("pilot", t0, **choice)
-        _log(root, f"pilot: median FD ratio {choice['median_ratio']}; learning rate {choice['learning_rate']:g}")
-    learning_rate = json.loads(choice_file.read_text())["learning_rate"] if choice_file.is_file() else None
+        _log(root, f"pilot: median FD ratio {choice['median_ratio']}; chosen {choice['label']}")
+    chosen = json.loads(choice_file.read_text())["recipe"] if choice_file.is_file() else None
     spec = _grid_spec(ready, models_dir, doms, data_root, root / "runs", grid_steps, fidelities, n_samples,
-                      sample_steps, learning_rate=learning_rate, probe=probe)
+                      sample_steps, recipe=chosen, probe=probe)
 
     t0 = time.time()
     spec_file = root / "grid-spec.json"
@@ -256,29 +264,30 @@ def _pilot_choice(kb_path: Path, specs: list, metric: str = "fd_dinov2") -> dict
         pre = kb.curves(metric, per_row=True, prescores=True)
     pre = pre[pre["kind"] == "prescore"]
     before = pre.groupby(["model", "dataset"])["value"].mean()
-    for lr, spec, _ in specs:
+    for label, spec, _ in specs:
         recipe = spec.recipe_hash()
         mine = rows[[p.get("grid_recipe") == recipe for p in rows["provenance"]]]
         after = mine.groupby(["model", "dataset"])["value"].mean()
         ratio = (after / before.reindex(after.index)).dropna()
-        medians[f"{lr:g}"] = round(float(np.median(ratio)), 4) if len(ratio) else None
-        improved[f"{lr:g}"] = round(float((ratio < 1).mean()), 4) if len(ratio) else None
-    valid = {lr: m for lr, m in medians.items() if m is not None}
-    best = min(valid, key=lambda lr: (valid[lr], float(lr))) if valid else f"{V2_GRID['recipe']['learning_rate']:g}"
-    return {"learning_rate": float(best), "median_ratio": medians, "improved_share": improved,
-            "rule": f"lowest median {metric} ratio (fine-tuned / pretrained) over the pilot cells; lower rate on a tie"}
+        medians[label] = round(float(np.median(ratio)), 4) if len(ratio) else None
+        improved[label] = round(float((ratio < 1).mean()), 4) if len(ratio) else None
+    order = [label for label, _, _ in specs]
+    valid = [label for label in order if medians[label] is not None]
+    best = min(valid, key=lambda label: (medians[label], order.index(label))) if valid else order[0]
+    candidate = dict(PILOT["candidates"][order.index(best)]) if best in order else {}
+    return {"label": best, "recipe": candidate, "median_ratio": medians, "improved_share": improved,
+            "rule": f"lowest median {metric} ratio (fine-tuned / pretrained) over the pilot cells; the earlier "
+                    "candidate on a tie"}
 
 
 def _grid_spec(models, models_dir, domains, data_root, runs, steps=None, fidelities=None, n_samples=None,
-               sample_steps=None, learning_rate=None, curves: bool = True, probe: str = "dinov2"):
+               sample_steps=None, recipe=None, curves: bool = True, probe: str = "dinov2"):
     from matchchoose.grid import GridSpec
 
-    recipe = dict(V2_GRID["recipe"])
     fids = tuple(V2_GRID["fidelities"])
+    recipe = {**V2_GRID["recipe"], **(recipe or {})}
     if steps:
         recipe["steps"] = steps
-    if learning_rate is not None:
-        recipe["learning_rate"] = float(learning_rate)
     if fidelities:
         fids = tuple(int(x) for x in fidelities.split(","))
     if not curves:

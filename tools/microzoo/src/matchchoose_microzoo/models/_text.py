@@ -27,7 +27,7 @@ __all__ = ["MINILM_LENGTH", "clip_encoder", "minilm_encoder", "minilm_folder", "
 #: Tokens MiniLM captions are padded / truncated to (the longest micro-zoo caption has 51 WordPieces).
 MINILM_LENGTH = 64
 _CLIP_LENGTH = 77
-_T5_LENGTH = 512
+_T5_LENGTH = 64  # word-level T5 captions (words, not WordPieces) fit in MINILM_LENGTH too
 _CAPITALISED = 10000  # capitalised variants of the first (most frequent) whole words
 _MINILM_FOLDER = None  # set by use_minilm_folder
 
