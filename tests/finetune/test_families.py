@@ -111,3 +111,41 @@ def test_resolution_must_fit_the_model(tiny, images, recipe, tmp_path):
 def test_pipeline_without_weights_is_a_clear_error(images, recipe, tmp_path):
     with pytest.raises(InputError, match=r"(missing|cannot load).*weights|component folder"):
         one_step(default_zoo_dir() / "sd15", images, tmp_path, recipe("sd"))
+
+
+@pytest.mark.parametrize("family,tokenizer,default", [("flux", "tokenizer_2", 512), ("sd3", "tokenizer_3", 256),
+                                                      ("pixart", "tokenizer", 300), ("sana", "tokenizer", 300)])
+def test_caption_length_is_the_long_tokenizers_when_shorter(family, tokenizer, default):
+    from types import SimpleNamespace
+
+    cls = family_class(family)
+
+    def pipe(limit):
+        return SimpleNamespace(**{tokenizer: SimpleNamespace(model_max_length=limit)})
+
+    assert cls.sequence_length(pipe(48)) == 48  # a model built for short captions
+    assert cls.sequence_length(pipe(default * 4)) == default  # real tokenizers allow more than the pipeline uses
+    assert cls.sequence_length(pipe(int(1e30))) == default  # transformers' "no limit"
+    assert cls.sequence_length(SimpleNamespace()) == default  # e.g. SD3 without its T5
+    assert family_class("sd").sequence_length(pipe(48)) is None  # CLIP-only families have no such option
+
+
+def test_flux_trains_and_samples_with_the_shorter_caption_length(tiny, tmp_path, monkeypatch):
+    import functools
+
+    from matchchoose.sample import load_pipeline, sample_images
+
+    pipe = load_pipeline(tiny("flux"), dtype="float32", device="cpu")
+    pipe.tokenizer_2.model_max_length = 24
+    assert family_class("flux")(pipe).text_length == 24
+    seen = {}
+    call = type(pipe).__call__
+
+    @functools.wraps(call)  # keeps the signature the sampler reads
+    def spy(self, *args, **kwargs):
+        seen.update(kwargs)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe), "__call__", spy)
+    sample_images(pipe, ["a red circle"], tmp_path / "s", n=1, steps=1, resolution=32, batch_size=1)
+    assert seen["max_sequence_length"] == 24
