@@ -21,6 +21,25 @@ What it does (paper "Match & Choose", Fig. 3a and 3b, on the micro zoo):
    knowledge base's grid cells when it knows the run folder): per-model mean and total, grand total.
    A resumed cell's timings cover only the run that finished it.
 
+6. Micro zoo v2, only for a knowledge base whose results have fidelities (learning curves) and/or
+   target rows repeated under two or more sampling seeds (a v1 knowledge base, repeated runs without
+   a seed included, gets none of this). The final score of a cell is then the mean over its sampling
+   seeds at the target fidelity (per dataset the largest); with sampling seeds the default
+   ``--aggregate`` (heatmap, matrix, steps 2-4) is ``mean`` too. Added:
+
+   - ``curves.png``: per model the metric relative to its prescore (score / prescore) against the
+     fidelity (0 = the prescore), median over domains with the interquartile band, and a few single
+     domains (lowest to highest median final ratio);
+   - ``noise.png``: per domain the winner's margin over the runner-up against the seed-to-seed noise
+     (median over models, and the larger of the top two's seed differences), with the diagonal;
+   - tables: per domain the winner under each of the first two seeds, whether they agree, the
+     margin, the noise and whether the top two are within noise; per domain Kendall's tau between
+     the zero-shot ranking (prescores) and the final ranking; per model the median score / prescore
+     at each fidelity; the summary numbers, also in ``summary.json``.
+
+   The sampling seed of a row is its provenance's ``sample_seed`` (what ``mnc grid`` records with
+   ``sample_seeds``), else ``seed``.
+
 It does not run ``mnc evaluate`` (leave-one-dataset-out selection); run that separately.
 
 Usage::
@@ -31,7 +50,11 @@ Usage::
 
 Writes under ``--out``: heatmap.png, before_after.png, tables.md, matrix.csv (models x domains),
 cells.csv (one row per cell: score, prescore, ratio, rank, timings), best_per_domain.csv,
-per_model.csv, timings.csv.
+per_model.csv, timings.csv; with fidelities or sampling seeds also summary.json, seed_cells.csv (per
+cell the score under each seed, their mean, the noise), curves.csv (per model, domain and fidelity
+the value and score / prescore) and curves.png when there are fidelities and prescores,
+seeds_per_domain.csv and noise.png when there are two seeds, kendall_tau.csv when there are
+prescores.
 """
 
 from __future__ import annotations
@@ -224,6 +247,215 @@ def other_cells(grid_out: Path, models, datasets) -> tuple[int, float]:
     return count, total
 
 
+# ------------------------------------------------------------ micro zoo v2
+SEED_KEYS = ("sample_seed", "seed")  # provenance keys that tell a row's sampling seed
+
+
+def load_rows(kb_path: Path, metric: str) -> pd.DataFrame | None:
+    """Every stored row of ``metric``: results at every fidelity and prescores (at fidelity 0), with
+    their provenance (:meth:`~matchchoose.kb.KnowledgeBase.curves`, ``per_row=True``) and a ``seed``
+    column (the sampling seed, ``None`` if the provenance names none); ``None`` when the knowledge
+    base has no results of ``metric`` (:func:`load` says so)."""
+    if not kb_path.exists():
+        raise ReportError(f"no knowledge base at {kb_path}")
+    with KnowledgeBase(kb_path) as kb:
+        if not kb.summary()["results"].get(metric):
+            return None
+        rows = kb.curves(metric, per_row=True, prescores=True)
+    rows["seed"] = [next((str(p[k]) for k in SEED_KEYS if k in p), None) for p in rows["provenance"]]
+    return rows
+
+
+def target_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The results at the target fidelity: per dataset the largest any model reached (rows without
+    a fidelity are the target of a pair that has no numeric one), as :meth:`KnowledgeBase.records`."""
+    pair_top = results.groupby(["model", "dataset"])["fidelity"].transform("max")
+    dataset_top = results.groupby("dataset")["fidelity"].transform("max")
+    return results[(results["fidelity"] == dataset_top) | pair_top.isna()]
+
+
+def seed_order(label: str):
+    """Sort key of a seed label: numbers by value first, then text."""
+    try:
+        return (0, float(label), label)
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def seeded(rows: pd.DataFrame | None) -> bool:
+    """Whether some cell's target score is stored under two or more sampling seeds."""
+    if rows is None:
+        return False
+    target = target_rows(rows[rows["kind"] == "result"]).dropna(subset=["seed"])
+    return bool(len(target)) and bool((target.groupby(["model", "dataset"])["seed"].nunique() > 1).any())
+
+
+def _best_first(values: pd.Series, higher_is_better: bool) -> pd.Series:
+    """``values`` without NaN, best first (ties keep the given order)."""
+    return values.dropna().sort_values(ascending=not higher_is_better, kind="mergesort")
+
+
+def _num(x):
+    """A JSON number: ``None`` for NaN, plain int/float otherwise."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    return int(x) if isinstance(x, (int, np.integer)) else float(x)
+
+
+def analyse_v2(rows: pd.DataFrame, models: list, domains: list, higher_is_better: bool) -> dict | None:
+    """What micro zoo v2 adds, for the report's models and domains; ``None`` when the rows have
+    neither fidelities nor target rows repeated under several sampling seeds (a v1 knowledge base,
+    whose repeated runs, if any, ``--aggregate`` combines).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        :func:`load_rows`.
+    models, domains : list of str
+        The report's models (in its order) and domains.
+    higher_is_better : bool
+        The metric's direction.
+
+    Returns
+    -------
+    dict
+        ``fidelities`` (sorted, of the results), ``seeds`` (sorted; the first two are seeds A and B,
+        empty when no target score is repeated under two seeds), ``cells`` (indexed by model and
+        dataset: ``score`` the mean over the target rows, ``prescore`` the mean over the prescore
+        rows, ``ratio``, ``improved``, ``seed <s>`` per seed, ``seed diff`` (max - min over seeds),
+        ``noise`` (seed diff / score), ``prescore diff``), ``per_domain``, ``tau`` (per domain),
+        ``curves`` (per model, dataset and fidelity: ``value``, ``n_repeats``, ``prescore``,
+        ``ratio``; ``None`` without fidelities or prescores), ``summary`` (JSON-ready) and ``notes``.
+    """
+    from scipy.stats import kendalltau
+
+    rows = rows[rows["model"].isin(models) & rows["dataset"].isin(domains)]
+    results, prescores = rows[rows["kind"] == "result"], rows[rows["kind"] == "prescore"]
+    fidelities = sorted(float(f) for f in set(results["fidelity"].dropna()))
+    target = target_rows(results)
+    if not fidelities and not seeded(rows):
+        return None
+    notes = []
+    seeds = sorted(set(target["seed"].dropna()), key=seed_order) if seeded(rows) else []
+    if not seeds and (target.groupby(["model", "dataset"]).size() > 1).any():
+        notes.append("repeated target rows name no sampling seed in their provenance (sample_seed or seed): "
+                     "no seed-to-seed comparison")
+    recipes = {p.get("grid_recipe") for p in rows["provenance"]} - {None}
+    if len(recipes) > 1:
+        notes.append(f"the rows come from {len(recipes)} grid recipes (provenance grid_recipe), mixed here")
+
+    # ---- cells: final score = mean over the target rows (the seeds), prescore = mean over its rows
+    cells = target.groupby(["model", "dataset"])["value"].mean().rename("score").to_frame()
+    pre = prescores.groupby(["model", "dataset"])["value"]
+    cells["prescore"] = pre.mean().reindex(cells.index)
+    cells["ratio"] = cells["score"] / cells["prescore"]
+    better = cells["score"] > cells["prescore"] if higher_is_better else cells["score"] < cells["prescore"]
+    cells["improved"] = better.where(cells["prescore"].notna())
+    if seeds:
+        by_seed = target.dropna(subset=["seed"]).pivot_table(index=["model", "dataset"], columns="seed",
+                                                              values="value", aggfunc="mean")
+        by_seed = by_seed.reindex(index=cells.index, columns=seeds)
+        for s in seeds:
+            cells[f"seed {s}"] = by_seed[s]
+        two = by_seed.notna().sum(axis=1) >= 2
+        cells["seed diff"] = (by_seed.max(axis=1) - by_seed.min(axis=1)).where(two)
+        cells["noise"] = cells["seed diff"] / cells["score"].abs()
+        pre_seed = prescores.dropna(subset=["seed"]).pivot_table(index=["model", "dataset"], columns="seed",
+                                                                 values="value", aggfunc="mean")
+        pre_two = pre_seed.notna().sum(axis=1) >= 2
+        pre_diff = (pre_seed.max(axis=1) - pre_seed.min(axis=1)).where(pre_two)
+        cells["prescore diff"] = pre_diff.reindex(cells.index)
+    cells = cells.reindex(pd.MultiIndex.from_tuples(
+        [(m, d) for m in models for d in domains if (m, d) in cells.index], names=["model", "dataset"]))
+
+    # ---- per domain: winners, margin, noise; Kendall tau zero-shot vs final
+    dom_rows, tau_rows = [], []
+    a, b = (seeds[0], seeds[1]) if len(seeds) >= 2 else (None, None)
+    for d in domains:
+        c = cells.xs(d, level="dataset") if d in cells.index.get_level_values("dataset") else cells.iloc[:0]
+        ranked = _best_first(c["score"], higher_is_better)
+        if ranked.empty:
+            continue
+        w, v1 = ranked.index[0], ranked.iloc[0]
+        r, v2 = (ranked.index[1], ranked.iloc[1]) if len(ranked) > 1 else (None, np.nan)
+        margin = abs(v2 - v1)
+        row = {"domain": d, "winner": w, "runner-up": r, "margin": margin,
+               "margin rel": margin / abs(v1) if v1 else np.nan, "models": len(ranked)}
+        if a is not None:
+            both = c[[f"seed {a}", f"seed {b}"]].dropna()
+            wa = _best_first(both[f"seed {a}"], higher_is_better).index[0] if len(both) >= 2 else None
+            wb = _best_first(both[f"seed {b}"], higher_is_better).index[0] if len(both) >= 2 else None
+            top = c["seed diff"].reindex([w, r]) if r is not None else pd.Series([np.nan])
+            threshold = top.max() if top.notna().all() else np.nan
+            row.update({f"winner seed {a}": wa, f"winner seed {b}": wb,
+                        "same winner": (wa == wb) if wa is not None else np.nan,
+                        "noise": c["noise"].median(), "top-two seed diff": threshold,
+                        "top-two seed diff rel": threshold / abs(v1) if v1 else np.nan,
+                        "within noise": (margin <= threshold) if not np.isnan(threshold) else np.nan})
+        dom_rows.append(row)
+        pair = c[["prescore", "score"]].dropna()
+        if len(pair) >= 2:
+            tau = kendalltau(pair["prescore"], pair["score"]).statistic
+            zero = _best_first(pair["prescore"], higher_is_better).index[0]
+            final = _best_first(pair["score"], higher_is_better).index[0]
+            tau_rows.append({"domain": d, "tau": float(tau), "models": len(pair), "zero-shot best": zero,
+                             "final best": final, "same best": zero == final})
+    per_domain = pd.DataFrame(dom_rows)
+    tau = pd.DataFrame(tau_rows, columns=["domain", "tau", "models", "zero-shot best", "final best", "same best"])
+
+    # ---- curves: mean over the rows at each fidelity, relative to the prescore (fidelity 0)
+    curves = None
+    if fidelities and len(prescores):
+        curves = (results.dropna(subset=["fidelity"]).groupby(["model", "dataset", "fidelity"])["value"]
+                  .agg(["mean", "count"]).rename(columns={"mean": "value", "count": "n_repeats"}))
+        zero = pre.agg(["mean", "count"]).rename(columns={"mean": "value", "count": "n_repeats"})
+        zero.index = pd.MultiIndex.from_tuples([(m, d, 0.0) for m, d in zero.index],
+                                               names=["model", "dataset", "fidelity"])
+        curves = pd.concat([zero, curves]).reset_index()
+        pre_mean = pre.mean()
+        curves["prescore"] = [pre_mean.get((m, d), np.nan) for m, d in zip(curves["model"], curves["dataset"])]
+        curves["ratio"] = curves["value"] / curves["prescore"]
+        curves = curves.dropna(subset=["ratio"]).sort_values(["model", "dataset", "fidelity"], kind="mergesort")
+        curves = curves.reset_index(drop=True)
+        if curves.empty:
+            curves = None
+
+    # ---- summary
+    improved = cells["improved"].dropna().astype(float)
+    tops = sorted({float(f) for f in target["fidelity"].dropna()})
+    summary = {
+        "metric_higher_is_better": higher_is_better,
+        "final_score": "mean over the sampling seeds of the target fidelity's rows" if seeds
+        else "mean over the target fidelity's rows",
+        "models": len(models), "domains": len(per_domain),
+        "cells": int(cells["score"].notna().sum()),
+        "fidelities": fidelities, "target_fidelities": tops,
+        "sample_seeds": seeds,
+        "cells_with_prescore": len(improved),
+        "improved": int(improved.sum()) if len(improved) else None,
+        "improved_share": _num(improved.mean()) if len(improved) else None,
+        "median_ratio": _num(cells["ratio"].median()) if cells["ratio"].notna().any() else None,
+        "median_kendall_tau": _num(tau["tau"].median()) if tau["tau"].notna().any() else None,
+        "domains_with_tau": int(tau["tau"].notna().sum()),
+        "zero_shot_best_is_final_best_share": _num(tau["same best"].mean()) if len(tau) else None,
+    }
+    if a is not None:
+        same = per_domain["same winner"].dropna()
+        within = per_domain["within noise"].dropna()
+        summary.update({
+            "domains_compared_across_seeds": len(same),
+            "winner_same_share": _num(same.astype(float).mean()) if len(same) else None,
+            "domains_with_top_two_noise": len(within),
+            "top_two_within_noise_share": _num(within.astype(float).mean()) if len(within) else None,
+            "median_noise": _num(cells["noise"].median()),
+            "median_prescore_noise": _num((cells["prescore diff"] / cells["prescore"].abs()).median()),
+        })
+    return {"fidelities": fidelities, "seeds": seeds, "cells": cells, "per_domain": per_domain, "tau": tau,
+            "curves": curves, "summary": summary, "notes": notes}
+
+
 # --------------------------------------------------------------------- plots
 def plot_heatmap(matrix, rank, norm, mean_rank, metric, color, path: Path, title_extra: str):
     import matplotlib
@@ -348,6 +580,130 @@ def plot_before_after(cells: pd.DataFrame, metric, path: Path, title_extra: str)
     plt.close(fig)
 
 
+def _model_style(models):
+    import matplotlib
+
+    colors = matplotlib.colormaps["tab10" if len(models) <= 10 else "tab20"]
+    markers = "osD^vP*Xhp<>"
+    return {m: (colors(i % colors.N), markers[i % len(markers)]) for i, m in enumerate(models)}
+
+
+def plot_curves(curves: pd.DataFrame, models, metric, path: Path, title_extra: str, n_single: int = 4):
+    """Learning curves: per model the median over domains of score / prescore at each fidelity with the
+    interquartile band (left), and each model's curve on a few single domains (right): those with the
+    lowest to the highest median final ratio."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    style = _model_style(models)
+    fids = sorted(curves["fidelity"].unique())
+    final = curves.loc[curves.groupby(["model", "dataset"])["fidelity"].idxmax()]
+    by_domain = final.groupby("dataset")["ratio"].median().sort_values(kind="mergesort")
+    picks = list(dict.fromkeys(by_domain.index[int(round(i))]
+                               for i in np.linspace(0, len(by_domain) - 1, min(n_single, len(by_domain)))))
+    n_cols = 2 if len(picks) > 1 else 1
+    fig = plt.figure(figsize=(7.5 + 3.2 * n_cols, 5.6))
+    grid = fig.add_gridspec(2, 1 + n_cols, width_ratios=[2.3] + [1] * n_cols)
+    ax = fig.add_subplot(grid[:, 0])
+    helped = "below" if not metric.higher_is_better else "above"
+    n_domains = curves["dataset"].nunique()
+    for m in models:
+        d = curves[curves["model"] == m]
+        if d.empty:
+            continue
+        c, mk = style[m]
+        q = d.groupby("fidelity")["ratio"].quantile([0.25, 0.5, 0.75]).unstack()
+        ax.fill_between(q.index, q[0.25], q[0.75], color=c, alpha=0.13, lw=0)
+        ax.plot(q.index, q[0.5], color=c, marker=mk, ms=5, lw=1.6, label=m, markeredgecolor="black",
+                markeredgewidth=0.3)
+    ax.axhline(1.0, color="grey", lw=1, ls="--", zorder=0)
+    ax.set_xticks(fids, [f"{f:g}" for f in fids])
+    ax.set_xlabel("fidelity: fine-tuning steps (0 = the pretrained model, its prescore)")
+    ax.set_ylabel(f"{metric.name} / prescore")
+    ax.set_title(f"(a) score / prescore, median over {n_domains} domains (band: interquartile range)"
+                 f"{title_extra}\n{helped} 1: better than the pretrained model", fontsize=9.5, loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7.5, ncol=2 if len(models) > 6 else 1, framealpha=0.9)
+    for k, domain in enumerate(picks):
+        sub = fig.add_subplot(grid[k // n_cols, 1 + k % n_cols])
+        for m in models:
+            d = curves[(curves["model"] == m) & (curves["dataset"] == domain)]
+            if len(d):
+                c, mk = style[m]
+                sub.plot(d["fidelity"], d["ratio"], color=c, marker=mk, ms=3.5, lw=1.1)
+        sub.axhline(1.0, color="grey", lw=0.8, ls="--", zorder=0)
+        sub.set_xticks(fids, [f"{f:g}" for f in fids], fontsize=7)
+        sub.tick_params(axis="y", labelsize=7)
+        sub.set_title(f"{domain} (median final {by_domain[domain]:.2f})", fontsize=8.5, loc="left")
+        sub.grid(alpha=0.3)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    if picks:
+        boxes = [a.get_position() for a in fig.axes[1:]]
+        fig.text((min(b.x0 for b in boxes) + max(b.x1 for b in boxes)) / 2, max(b.y1 for b in boxes) + 0.075,
+                 "(b) single domains: lowest to highest median final score / prescore", ha="center", va="bottom",
+                 fontsize=9.5)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
+def plot_noise(per_domain: pd.DataFrame, seeds, metric, path: Path, title_extra: str):
+    """Per domain the winner's relative margin over the runner-up against (a) the median relative
+    seed-to-seed difference over models, (b) the larger of the top two's seed differences (relative
+    to the winner's score): below the diagonal in (b), the top two are within noise."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    data = per_domain.dropna(subset=["margin rel"])
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.6))
+    colour = {True: "#1f77b4", False: "#d62728"}
+    a, b = seeds[0], seeds[1]
+    for ax, x_col, what in ((axes[0], "noise", "(a) noise: median over models of |seed A - seed B| / mean"),
+                            (axes[1], "top-two seed diff rel",
+                             "(b) the larger seed difference of the top two / winner's score")):
+        d = data.dropna(subset=[x_col])
+        x, y = 100 * d[x_col], 100 * d["margin rel"]
+        cs = [colour.get(s, "grey") if not (isinstance(s, float) and math.isnan(s)) else "grey"
+              for s in d["same winner"]]
+        ax.scatter(x, y, c=cs, s=34, edgecolor="black", linewidths=0.4, zorder=3)
+        for xi, yi, name in zip(x, y, d["domain"]):
+            ax.annotate(str(name), (xi, yi), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        positive = len(d) and (x > 0).all() and (y > 0).all()
+        if len(d):
+            lo = min(x.min(), y.min()) if positive else 0.0
+            hi = max(x.max(), y.max())
+            lims = (lo / 1.5, hi * 1.5) if positive else (0.0, 1.08 * hi if hi > 0 else 1.0)
+            ax.plot(lims, lims, color="grey", lw=1, ls="--", zorder=0)
+            ax.set_xlim(lims)
+            ax.set_ylim(lims)
+            if positive:
+                from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                for axis in (ax.xaxis, ax.yaxis):
+                    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                    axis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"{what} (%)", fontsize=8.5)
+        ax.set_ylabel("winner's margin over the runner-up / winner's score (%)", fontsize=8.5)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_title(f"{metric.name}: winner's margin vs seed-to-seed noise{title_extra}\n"
+                      f"seeds A = {a}, B = {b}; final scores: mean over the seeds", fontsize=9.5, loc="left")
+    axes[1].set_title("below the diagonal: the top two are within noise", fontsize=9.5, loc="left")
+    handles = [Line2D([], [], ls="", marker="o", color=colour[True], markeredgecolor="black", label="same winner"),
+               Line2D([], [], ls="", marker="o", color=colour[False], markeredgecolor="black",
+                      label=f"winner differs between seeds {a} and {b}")]
+    axes[0].legend(handles=handles, fontsize=8, loc="best", framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
 # ---------------------------------------------------------------------- main
 def plot_samples(grid_out: Path, data: Path, models, domains, path: Path, per_cell: int = 2) -> None:
     """Contact sheet: per domain (columns) held-out real images (first row), then per model (rows)
@@ -395,10 +751,109 @@ def plot_samples(grid_out: Path, data: Path, models, domains, path: Path, per_ce
     plt.close(fig)
 
 
+def _pct(x) -> str:
+    return "" if x is None or pd.isna(x) else f"{100 * x:.1f}"
+
+
+def _yes(x) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else ("yes" if x else "no")
+
+
+def _share(k, n) -> str:
+    return f"**{k} of {n}** ({100 * k / n:.0f} %)" if n else "— (none)"
+
+
+def v2_text(v2: dict, metric) -> tuple[list, dict]:
+    """The micro zoo v2 section of tables.md, and what the console prints of it: ``{"tables": [(frame,
+    title, index)], "lines": [...]}``."""
+    s, seeds = v2["summary"], v2["seeds"]
+    fids = ", ".join(f"{f:g}" for f in s["fidelities"]) or "none"
+    tops = ", ".join(f"{f:g}" for f in s["target_fidelities"]) or "unknown"
+    lines = [f"- Cells: **{s['cells']}** ({s['models']} models x {s['domains']} domains); final score of a cell: "
+             + (f"the mean over sampling seeds {', '.join(seeds)}" if seeds else "the mean over its rows")
+             + f" at the target fidelity. Fidelities present: {fids} (target: {tops})."]
+    if s["cells_with_prescore"]:
+        side = "above" if metric.higher_is_better else "below"
+        lines.append(f"- Fine-tuning improved {metric.name} (final score {side} the prescore, both seed means) in"
+                     f" {_share(s['improved'], s['cells_with_prescore'])} cells; "
+                     f"median final score / prescore **{s['median_ratio']:.3f}**.")
+    if seeds:
+        pd_ = v2["per_domain"]
+        same, within = pd_["same winner"].dropna(), pd_["within noise"].dropna()
+        lines.append(f"- Same winner under seeds {seeds[0]} and {seeds[1]}: "
+                     f"{_share(int(same.astype(bool).sum()), len(same))} domains.")
+        lines.append(f"- Top two within noise: {_share(int(within.astype(bool).sum()), len(within))} domains.")
+        lines.append(f"- Median seed-to-seed noise (|seed A - seed B| / mean, over cells): "
+                     f"**{_pct(s['median_noise'])} %**"
+                     + (f" (prescores: {_pct(s['median_prescore_noise'])} %)"
+                        if s.get("median_prescore_noise") is not None else "") + ".")
+    if s["domains_with_tau"]:
+        tau = v2["tau"]
+        lines.append(f"- Kendall tau between the zero-shot ranking and the final ranking: median "
+                     f"**{s['median_kendall_tau']:.2f}** over {s['domains_with_tau']} domains; the zero-shot best "
+                     f"is the final best in {_share(int(tau['same best'].sum()), len(tau))} domains.")
+
+    md = ["## Learning curves and sampling seeds (micro zoo v2)", "",
+          "Definitions. The *final score* of a cell is the mean of its target-fidelity rows (per dataset the "
+          "largest fidelity stored), i.e. the mean over its sampling seeds; its *prescore* is the mean over the "
+          "prescore's seeds. "
+          + (f"Seed A = {seeds[0]}, seed B = {seeds[1]} (the provenance's `sample_seed`). The *winner under a "
+             "seed* is the best model by that seed's score alone, among the models scored under both seeds. "
+             "The *noise* of a cell is |seed A - seed B| (max - min with more seeds) divided by its final score; "
+             "a domain's noise is the median over its models. The *margin* is |final score of the winner - of "
+             "the runner-up| divided by the winner's. The *top two are within noise* when that difference "
+             "(unscaled) is at most the larger of the two models' seed differences. " if seeds else "")
+          + "*Kendall tau* (tau-b) compares, per domain, the models' order by prescore (zero-shot, seed mean) "
+          "with their order by final score (seed mean): 1 = the same order.", "",
+          *lines, ""]
+    tables = []
+    if v2["curves"] is not None:
+        c = v2["curves"]
+        per_fid = c.groupby(["model", "fidelity"])["ratio"].median().unstack()
+        per_fid = per_fid.reindex([m for m in dict.fromkeys(v2["cells"].index.get_level_values("model"))
+                                   if m in per_fid.index])
+        per_fid.loc["ALL"] = c.groupby("fidelity")["ratio"].median()
+        per_fid.columns = [f"{f:g}" for f in per_fid.columns]
+        per_fid.index.name = "model"
+        show = per_fid.map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+        title = "median over domains of score / prescore at each fidelity (0 = prescore)"
+        md += [f"### {title[0].upper()}{title[1:]}", "", "(`curves.png`, `curves.csv`; ALL: median over every cell.)",
+               "", markdown(show, index=True), ""]
+        tables.append((show, title, True))
+    if seeds:
+        a, b = seeds[0], seeds[1]
+        d = v2["per_domain"]
+        show = pd.DataFrame({
+            "domain": d["domain"], f"winner seed {a}": d[f"winner seed {a}"].fillna(""),
+            f"winner seed {b}": d[f"winner seed {b}"].fillna(""), "same": d["same winner"].map(_yes),
+            "final winner": d["winner"], "runner-up": d["runner-up"].fillna(""),
+            "margin %": d["margin rel"].map(_pct), "noise %": d["noise"].map(_pct),
+            "top-two seed diff %": d["top-two seed diff rel"].map(_pct),
+            "within noise": d["within noise"].map(_yes), "models": d["models"]})
+        title = "winner per domain under each seed, margin and noise"
+        md += [f"### {title[0].upper()}{title[1:]}", "",
+               "(`noise.png`, `seeds_per_domain.csv`; percentages of the winner's final score, noise: median over "
+               "models of the relative seed difference.)", "", markdown(show), ""]
+        tables.append((show, title, False))
+    if len(v2["tau"]):
+        t = v2["tau"]
+        show = t.assign(tau=t["tau"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}"),
+                        **{"same best": t["same best"].map(_yes)})
+        title = "Kendall tau: zero-shot ranking (prescores) vs final ranking, seeds averaged"
+        md += [f"### {title}", "", "(`kendall_tau.csv`.)", "", markdown(show), ""]
+        tables.append((show, title, False))
+    md += ["Summary numbers: `summary.json`.", ""]
+    return md, {"tables": tables, "lines": lines}
+
+
 def report(args) -> None:
     exclude = [d.strip() for d in (args.exclude_datasets or "").split(",") if d.strip()]
     try:
-        matrix, pre, metric, grid_cells = load(args.kb, args.metric, args.aggregate, exclude)
+        rows = load_rows(args.kb, args.metric)
+        # with sampling seeds the best of two draws would favour noisy cells: their mean by default
+        default_aggregate = "mean" if seeded(rows) else "best"
+        aggregate = args.aggregate or default_aggregate
+        matrix, pre, metric, grid_cells = load(args.kb, args.metric, aggregate, exclude)
     except MatchChooseError as exc:
         raise ReportError(str(exc)) from None
     hib = metric.higher_is_better
@@ -456,6 +911,9 @@ def report(args) -> None:
         per_model["improved"] = g["improved"].mean()
         per_model["n with prescore"] = g.size()
 
+    # ---- micro zoo v2: learning curves and sampling seeds (None for a v1 knowledge base)
+    v2 = analyse_v2(rows, models, domains, hib) if rows is not None else None
+
     # ---- timings
     timings, notes = read_timings(args.grid_out, models, domains, grid_cells)
     if not args.grid_out.is_dir():
@@ -487,6 +945,23 @@ def report(args) -> None:
         flat.loc["ALL"] = {**{f"{c}_total": grand[c] for c in time_cols},
                            **{f"{c}_mean": timings[c].mean() for c in time_cols}, "cells": len(timings)}
         flat.to_csv(args.out / "timings.csv", float_format="%.6g")
+    v2_files = []
+    if v2 is not None:
+        notes.extend(v2["notes"])
+        v2["cells"].reset_index().to_csv(args.out / "seed_cells.csv", index=False, float_format="%.6g")
+        v2_files.append("seed_cells.csv")
+        if v2["curves"] is not None:
+            v2["curves"].to_csv(args.out / "curves.csv", index=False, float_format="%.6g")
+            v2_files.append("curves.csv")
+        if v2["seeds"]:
+            v2["per_domain"].to_csv(args.out / "seeds_per_domain.csv", index=False, float_format="%.6g")
+            v2_files.append("seeds_per_domain.csv")
+        if len(v2["tau"]):
+            v2["tau"].to_csv(args.out / "kendall_tau.csv", index=False, float_format="%.6g")
+            v2_files.append("kendall_tau.csv")
+        summary = {"metric": metric.name, "kb": str(args.kb), "excluded_datasets": exclude, **v2["summary"]}
+        (args.out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+        v2_files.append("summary.json")
 
     # ---- figures
     plot_heatmap(matrix, rank, norm, mean_rank, metric, args.color, args.out / "heatmap.png", title_extra)
@@ -494,6 +969,15 @@ def report(args) -> None:
         plot_before_after(cells, metric, args.out / "before_after.png", title_extra)
     else:
         notes.append(f"no prescores of {metric.name} in the knowledge base: before_after.png not drawn")
+    if v2 is not None:
+        if v2["curves"] is not None:
+            plot_curves(v2["curves"], models, metric, args.out / "curves.png", title_extra)
+            v2_files.insert(0, "curves.png")
+        elif v2["fidelities"]:
+            notes.append(f"no prescores of {metric.name}: curves.png (score / prescore) not drawn")
+        if v2["seeds"] and v2["per_domain"]["margin rel"].notna().any():
+            plot_noise(v2["per_domain"], v2["seeds"], metric, args.out / "noise.png", title_extra)
+            v2_files.insert(0, "noise.png")
 
     # ---- text
     direction = "higher" if hib else "lower"
@@ -563,10 +1047,11 @@ def report(args) -> None:
         "",
         f"Command: `python benchmarks/microzoo_report.py --kb {args.kb} --grid-out {args.grid_out} --metric "
         f"{metric.name} --out {args.out}" + (f" --exclude-datasets {','.join(exclude)}" if exclude else "")
-        + (f" --aggregate {args.aggregate}" if args.aggregate != "best" else "") + "`",
+        + (f" --aggregate {aggregate}" if aggregate != default_aggregate else "") + "`",
         "",
-        f"{metric.name}: {direction} is better; repeated runs of a cell combined with `{args.aggregate}`, "
-        "prescores (the pretrained model) averaged.",
+        f"{metric.name}: {direction} is better; repeated runs of a cell combined with `{aggregate}`"
+        + (" (the default when target scores are stored under several sampling seeds)"
+           if aggregate == default_aggregate == "mean" else "") + ", prescores (the pretrained model) averaged.",
         "",
         "## Summary",
         "",
@@ -596,6 +1081,9 @@ def report(args) -> None:
         *(["- " + n for n in notes] + [""] if notes else []),
         *([markdown(show_t, index=True), "", *time_lines, ""] if show_t is not None else []),
     ]
+    if v2 is not None:
+        v2_md, v2_console = v2_text(v2, metric)
+        md += v2_md
     text = "\n".join(md)
     (args.out / "tables.md").write_text(text, encoding="utf-8")
 
@@ -618,12 +1106,18 @@ def report(args) -> None:
         print_table(show_t, "compute per model (cell.json)", index=True)
         for line in time_lines:
             console.print(escape(line.replace("**", "")), highlight=False)
+    if v2 is not None:
+        for table, title, index in v2_console["tables"]:
+            print_table(table, title, index=index)
+        for line in v2_console["lines"]:
+            console.print(escape(line.replace("**", "").replace("`", "")), highlight=False)
     for n in notes:
         console.print(f"note: {escape(n)}", highlight=False)
     console.print(f"wrote {escape(str(args.out))}/: heatmap.png"
                   + (", before_after.png" if (args.out / "before_after.png").exists() else "")
                   + ", tables.md, matrix.csv, cells.csv, best_per_domain.csv, per_model.csv"
-                  + (", timings.csv" if len(tmodel) else ""), highlight=False)
+                  + (", timings.csv" if len(tmodel) else "")
+                  + "".join(f", {f}" for f in v2_files), highlight=False)
 
 
 def main(argv=None):
@@ -633,8 +1127,9 @@ def main(argv=None):
     parser.add_argument("--metric", default="fd_dinov2", help="Result metric (default %(default)s).")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "microzoo-report")
     parser.add_argument("--exclude-datasets", default="", help="Comma-separated datasets left out of the report.")
-    parser.add_argument("--aggregate", choices=("best", "mean"), default="best",
-                        help="Repeated runs of a cell: best (as mnc evaluate's default) or mean.")
+    parser.add_argument("--aggregate", choices=("best", "mean"), default=None,
+                        help="Repeated runs of a cell: best (as mnc evaluate's default) or mean. Default: mean "
+                             "when target scores are stored under several sampling seeds, else best.")
     parser.add_argument("--data", type=Path, default=None,
                         help="Domains root: also draw samples.png (real, pretrained and fine-tuned samples).")
     parser.add_argument("--color", choices=("rank", "normalized"), default="rank",
