@@ -117,6 +117,10 @@ def main(dinov2_cache, minilm):
               "but sklearn_digits).")
 @click.option("--size", type=click.Choice(["full", "test"]), default="full", show_default=True)
 @click.option("--vae-steps", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--vae-batch", type=click.IntRange(min=1), default=64, show_default=True,
+              help="VAE batch size (64 on a GPU; 16, v1's, on the CPU).")
+@click.option("--vae-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Threads of the VAE process (on the CPU: the cores, once the profiles are done).")
 @click.option("--pretrain-seconds", type=float, default=80.0, show_default=True)
 @click.option("--pretrain-steps", type=click.IntRange(min=1), default=20000, show_default=True)
 @click.option("--pretrain-batch", type=click.IntRange(min=1), default=32, show_default=True)
@@ -125,13 +129,14 @@ def main(dinov2_cache, minilm):
 @click.option("--n-samples", type=click.IntRange(min=2), default=None, help="Override n_samples (tests).")
 @click.option("--sample-steps", type=click.IntRange(min=1), default=None, help="Override sample steps (tests).")
 @click.option("--pilot/--no-pilot", default=True, show_default=True,
-              help="Choose the learning rate with the pilot (PILOT) before the grid.")
+              help="Choose the fine-tuning method and learning rate with the pilot (PILOT) before the grid.")
 @click.option("--probe", default="dinov2", show_default=True,
               help="Scoring and profiling probe (dinov2 for the micro zoo; pixels for quick tests).")
 @click.option("--pilot-seconds", type=float, default=90.0, show_default=True,
               help="No pilot cell starts after this many seconds of the pilot.")
 @click.pass_context
-def build_all(ctx, data, out, device, budget, workers, model_names, domains, size, vae_steps, pretrain_seconds,
+def build_all(ctx, data, out, device, budget, workers, model_names, domains, size, vae_steps, vae_batch, vae_threads,
+              pretrain_seconds,
               pretrain_steps, pretrain_batch, grid_steps, fidelities, n_samples, sample_steps, pilot,
               probe, pilot_seconds):
     """Build micro zoo v2 (VAE, pretrained zoo, KB with profiles, grid) into OUT from the domains in DATA.
@@ -168,7 +173,8 @@ def build_all(ctx, data, out, device, budget, workers, model_names, domains, siz
         _log(root, f"VAE: {vae_steps} steps on {device}; profiling the {len(doms)} domains meanwhile")
         vae_proc = subprocess.Popen([sys.executable, "-m", "matchchoose_microzoo.build", *common, "vae-one",
                                      str(data_root), str(vae_dir), "--domains", ",".join(doms), "--steps",
-                                     str(vae_steps), "--size", size, "--device", device], env=_env(),
+                                     str(vae_steps), "--size", size, "--device", device, "--batch-size",
+                                     str(vae_batch), "--threads", str(vae_threads)], env=_env(),
                                     stdout=open(root / "vae.log", "w"), stderr=subprocess.STDOUT)
     _profile(kb_path, {d: str(data_root / d) for d in doms}, probe)  # beside the VAE: it needs neither models nor VAE
     stage_done("profiles", t0)
@@ -339,12 +345,17 @@ def _profile(kb_path: Path, datasets: dict, probe: str = "dinov2") -> None:
 @click.option("--steps", type=int, required=True)
 @click.option("--size", default="full")
 @click.option("--device", default="cuda")
-def vae_one(data, out, domains, steps, size, device):
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
+def vae_one(data, out, domains, steps, size, device, batch_size, threads):
     """The shared VAE (a process of the build, beside the profiling)."""
+    import torch
+
     from .models import train_vae
 
-    result = train_vae(data, out, domains=domains.split(","), steps=steps, batch_size=64, size=size, progress=False,
-                       device=device)
+    torch.set_num_threads(threads)
+    result = train_vae(data, out, domains=domains.split(","), steps=steps, batch_size=batch_size, size=size,
+                       progress=False, device=device)
     stats = result.stats
     summary = {"steps": len(result.losses), "psnr": stats.get("psnr_held_out_mean")}
     stats["summary"] = summary
