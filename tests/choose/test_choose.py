@@ -94,3 +94,21 @@ def test_default_metric_picks_among_several(zoo_kb):
     kb.set_default_metric("clip_fid")
     assert kb.default_metric == "clip_fid"
     assert choose(kb, dataset="red", cache=False).metric.name == "clip_fid"
+
+
+def test_graph_learner_reaches_match_and_choose(zoo_kb, tmp_path, mnc):
+    pytest.importorskip("torch")
+    from matchchoose import InputError
+
+    kb, folders = zoo_kb
+    fast = {"dataset": "blue", "selector": "mnc", "predictor": "random_forest", "cache": tmp_path / "cache"}
+    base = choose(kb, **fast)
+    gat = choose(kb, graph_learner="gat", **fast)
+    assert not gat.cache_hit  # another predictor: its own cache entry
+    assert gat.ranking["score"].tolist() != base.ranking["score"].tolist()
+    assert choose(kb, graph_learner="gat", **fast).cache_hit
+    with pytest.raises(InputError, match="The 'graph_learner' parameter must be one of"):
+        choose(kb, dataset="blue", selector="mnc", graph_learner="sage")
+    code, out, err = mnc("choose", "--dataset", "blue", "--selector", "mnc", "--predictor", "random_forest",
+                         "--graph-learner", "graphsage", "--kb", kb.path)
+    assert code == 0 and "Shortlist:" in out, err

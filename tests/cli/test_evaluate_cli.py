@@ -98,6 +98,7 @@ def test_evaluate_ablation_predictors_and_sparsity(toy_kb, tmp_path, mnc):
         (["--metric", "clip_fid", "--datasets", "zz"], "zz"),
         (["--metric", "clip_fid", "--predictor", "magic"], "magic"),
         (["--metric", "clip_fid", "--sparsity", "1.5"], "sparsity"),
+        (["--metric", "clip_fid", "--graph-learner", "sage"], "sage"),
     ],
 )
 def test_evaluate_bad_input_is_one_line(toy_kb, mnc, args, needle):
@@ -105,6 +106,18 @@ def test_evaluate_bad_input_is_one_line(toy_kb, mnc, args, needle):
     assert code == 2
     assert "Traceback" not in err and needle in err
     assert len(err.strip().splitlines()) <= 2  # rich may wrap a long line once
+
+
+def test_evaluate_graph_learner_embeds_with_it(toy_kb, tmp_path, mnc):
+    pytest.importorskip("torch")
+    out = tmp_path / "eval.json"
+    code, _, err = mnc("evaluate", "--kb", toy_kb, "--metric", "clip_fid", "--datasets", "d1", "--ablation",
+                       "--baselines", "overall", "--graph-learner", "gat", "--json", out, *FAST)
+    assert code == 0, err
+    assert set(json.loads(out.read_text())["methods"]) == {"mnc", "mnc[features]", "mnc[graph]", "overall"}
+    # Embeddings went to the GNN cache (toy_kb's MNC_CACHE_DIR), none through Node2Vec+.
+    cache = tmp_path / "cache"
+    assert list((cache / "gnn").glob("*.npy")) and not (cache / "node2vec").exists()
 
 
 def test_evaluate_missing_kb_is_an_error(tmp_path, mnc):
@@ -197,6 +210,7 @@ def test_warnings_reach_the_user_as_one_line(toy_kb, tmp_path, mnc):
 
 def test_cli_choices_come_from_the_registries(mnc, monkeypatch):
     from matchchoose.evaluate import BASELINES
+    from matchchoose.graph import EMBEDDERS
     from matchchoose.rank import PREDICTORS
 
     monkeypatch.setenv("COLUMNS", "300")
@@ -205,5 +219,6 @@ def test_cli_choices_come_from_the_registries(mnc, monkeypatch):
         assert code == 0, err
         text = " ".join(out.split())
         assert all(name in text for name in PREDICTORS)
+        assert "Names: " + ", ".join(EMBEDDERS) + "." in text
     code, out, _ = mnc("evaluate", "--help")
     assert "Names: " + ", ".join(["blend", *BASELINES]) + "." in " ".join(out.split())

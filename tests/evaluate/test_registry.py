@@ -9,6 +9,7 @@ from sklearn.base import clone
 
 from matchchoose import InputError, Metric, NotFittedError, ZooRecords
 from matchchoose.evaluate import BASELINES, SELECTORS, BlendSelector, MethodSpec, describe_selectors, make_selector
+from matchchoose.graph import EMBEDDERS
 from matchchoose.rank import PREDICTORS, MatchChoose, make_predictor
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
@@ -97,7 +98,7 @@ def test_applies_to_reads_what_each_baseline_needs():
     assert SELECTORS["direct"].applies_to(with_features) and SELECTORS["nearest"].applies_to(with_features)
 
 
-def test_docs_list_every_selector_and_predictor():
+def test_docs_list_every_selector_predictor_and_graph_learner():
     text = DOCS.read_text(encoding="utf-8")
-    for name in [*SELECTORS, *PREDICTORS]:
+    for name in [*SELECTORS, *PREDICTORS, *EMBEDDERS]:
         assert f"`{name}`" in text, name

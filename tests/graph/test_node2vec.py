@@ -14,7 +14,7 @@ import pytest
 
 from matchchoose import InputError
 from matchchoose.graph import MatchingGraph, Node2VecPlus, default_cache_dir
-from matchchoose.graph import _node2vec
+from matchchoose.graph import _embedder
 
 NODES = ("d:t", "d:x", "d:y", "m:a", "m:b", "m:c", "m:lone")
 EDGES = (("d:t", "d:x", 0.8), ("d:t", "d:y", 0.1), ("d:x", "d:y", 0.3), ("d:x", "m:a", 1.0), ("d:x", "m:b", 0.05),
@@ -159,7 +159,7 @@ def test_damaged_cache_file_is_recomputed(tmp_path, fresh_embedding_memory, dama
 
 
 def test_memory_cache_is_bounded(fresh_embedding_memory, monkeypatch):
-    monkeypatch.setattr(_node2vec, "_MEMORY_SIZE", 2)
+    monkeypatch.setattr(_embedder, "_MEMORY_SIZE", 2)
     for seed in range(3):
         embed(random_state=seed)
     assert len(fresh_embedding_memory) == 2

@@ -140,10 +140,39 @@ def test_no_results_is_an_error():
 
 @pytest.mark.parametrize(("param", "value"), [("inputs", "edges"), ("predictor", "lightgbm"),
                                                ("edge_operator", "sum"), ("train_embedding", "partial"),
-                                               ("holdout_groups", 1), ("random_state", -1)])
+                                               ("holdout_groups", 1), ("random_state", -1),
+                                               ("graph_learner", "sage")])
 def test_parameter_errors_name_the_parameter(train, param, value):
     with pytest.raises(InputError, match=f"The '{param}' parameter of MatchChoose must be"):
         selector(**{param: value}).fit(train)
+
+
+@pytest.mark.parametrize("learner", ["graphsage", "gat"])
+def test_graph_learner_chooses_the_embedder(train, learner, fresh_embedding_memory):
+    pytest.importorskip("torch")
+    from sklearn.base import clone
+
+    from matchchoose.graph import EMBEDDERS
+
+    kw = {"graph_learner": learner, "embedding": {"dim": 8, "epochs": 30}}
+    mc = selector(**kw)
+    assert isinstance(mc._embedder(), EMBEDDERS[learner])
+    assert clone(mc).get_params()["graph_learner"] == learner
+    pred = mc.fit(train).predict("d0")
+    assert pred.index.tolist() == MODELS and np.isfinite(pred.to_numpy()).all()
+    assert mc.embedding_.shape == (14, 8) and sum(n.startswith("edge.") for n in mc.feature_names_) == 8
+    fresh_embedding_memory.clear()
+    again = selector(**kw).fit(train).predict("d0")
+    assert again.to_numpy().tobytes() == pred.to_numpy().tobytes()
+
+
+def test_graph_learner_default_and_foreign_embedding_parameters(train):
+    from matchchoose.graph import Node2VecPlus
+
+    assert MatchChoose().graph_learner == "node2vec+" and type(selector()._embedder()) is Node2VecPlus
+    with pytest.raises(InputError, match=r"The graph learner 'gat' of MatchChoose \(GAT\) takes no parameter "
+                                         r"'num_walks', 'walk_length'"):
+        selector(graph_learner="gat").fit(train)
 
 
 def test_init_stores_parameters_unchanged():

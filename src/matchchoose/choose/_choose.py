@@ -212,7 +212,7 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
            probe: str | None = None, probe_options: dict | None = None, top: int | None = None,
            predictor: str = "catboost", random_state: int = 0, cache=True, batch_size: int | None = None,
            n_nearest: int = 3, progress: bool = False, truth=None, fidelity: float | None = None,
-           selector: str = DEFAULT_SELECTOR, coverage: float = 0.9) -> Choice:
+           selector: str = DEFAULT_SELECTOR, coverage: float = 0.9, graph_learner: str = "node2vec+") -> Choice:
     """Rank the zoo of ``kb`` for the image folder ``path`` (or the stored ``dataset``).
 
     Parameters
@@ -231,8 +231,9 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     top : int, optional
         Shortlist length; default: as long as the uncertainty requires (``coverage``) with ``blend``, 3
         otherwise.
-    predictor, random_state :
-        :class:`~matchchoose.rank.MatchChoose` settings (``mnc`` selectors only; the rest are its defaults).
+    predictor, graph_learner, random_state :
+        :class:`~matchchoose.rank.MatchChoose` settings (``mnc`` selectors only; the rest are its defaults):
+        ``graph_learner`` is a name of :data:`matchchoose.graph.EMBEDDERS`.
     selector : {"blend", "mnc", "mnc[paper]"}
         ``blend`` (default, chosen by the selection-suite protocol, docs/benchmarks.md section 11): Overall's prior
         moved by the nearest datasets and prescores, tuned by nested leave-one-dataset-out;
@@ -265,6 +266,9 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     if top is not None and (not isinstance(top, int) or top < 1):
         raise InputError(f"--top must be a positive integer, got {top!r}.")
     check_in("selector", selector, CHOOSE_SELECTORS)
+    from ..graph import EMBEDDERS
+
+    check_in("graph_learner", graph_learner, EMBEDDERS)
     timings = {}
     t0 = time.perf_counter()
     metric_name = resolve_metric(kb, metric)
@@ -284,6 +288,8 @@ def choose(kb, path=None, *, dataset: str | None = None, name: str | None = None
     params = {"selector": selector}
     if selector != "blend":
         params.update(predictor=predictor, random_state=int(random_state), priors=selector == "mnc")
+        if graph_learner != "node2vec+":  # the default keeps the cache keys of predictors fitted before it existed
+            params["graph_learner"] = graph_learner
     model, hit = _fit_or_load(linked.train, target, params, cache)
     timings["fit" if not hit else "load"] = time.perf_counter() - t0
 

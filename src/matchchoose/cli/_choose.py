@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ._common import NamesOption, console, kb_option, predictor_names, resolve_kb_path
+from ._common import NamesOption, console, graph_learner_names, kb_option, predictor_names, resolve_kb_path
 from ._table import Col, print_table
 
 __all__ = ["choose", "profile"]
@@ -109,6 +109,8 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
 @_probe_flags
 @click.option("--predictor", default="catboost", show_default=True, help="Rank predictor.", cls=NamesOption,
               names=predictor_names)
+@click.option("--graph-learner", default="node2vec+", show_default=True, cls=NamesOption, names=graph_learner_names,
+              help="Node embedding of the matching graph (mnc selectors; graphsage and gat need matchchoose[gnn]).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of walks and predictor.")
 @click.option("--no-cache", is_flag=True, help="Refit the predictor even if a cached one matches the knowledge base.")
 @click.option("--truth", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -119,8 +121,8 @@ def profile(folder, name, probe, probe_weights, batch_size, device, no_embedding
               help="Train on the results at this fidelity (e.g. training steps) instead of each pair's target "
                    "(its largest fidelity).")
 @kb_option(embedded=True)
-def choose(folder, dataset, name, top, coverage, selector, metric, probe, probe_weights, batch_size, device, predictor, seed, no_cache,
-           truth, json_out, fidelity, kb_path):
+def choose(folder, dataset, name, top, coverage, selector, metric, probe, probe_weights, batch_size, device, predictor,
+           graph_learner, seed, no_cache, truth, json_out, fidelity, kb_path):
     """Rank the zoo's models for a folder of images: which one to fine-tune first.
 
     Profiles the folder (or reuses its profile), links it to the knowledge base's datasets by
@@ -148,8 +150,8 @@ def choose(folder, dataset, name, top, coverage, selector, metric, probe, probe_
     probe_name = resolve_probe(kb, probe)
     choice = choose_(kb, folder, dataset=dataset, name=name, metric=metric, probe=probe_name,
                      probe_options=_probe_options(probe_name, probe_weights, device), top=top, predictor=predictor,
-                     random_state=seed, cache=not no_cache, batch_size=batch_size, progress=True,
-                     truth=_read_truth(truth, kb, metric) if truth else None, fidelity=fidelity,
+                     graph_learner=graph_learner, random_state=seed, cache=not no_cache, batch_size=batch_size,
+                     progress=True, truth=_read_truth(truth, kb, metric) if truth else None, fidelity=fidelity,
                      selector=selector, coverage=coverage)
     arrow = "higher" if choice.metric.higher_is_better else "lower"
     explained = bool(choice.confidence)

@@ -37,6 +37,13 @@ def predictor_names() -> list:
     return list(PREDICTORS)
 
 
+def graph_learner_names() -> list:
+    """The graph learners of :data:`matchchoose.graph.EMBEDDERS`."""
+    from ..graph import EMBEDDERS
+
+    return list(EMBEDDERS)
+
+
 def baseline_names() -> list:
     """The baselines of the selector registry (:data:`matchchoose.evaluate.SELECTORS` but ``mnc``)."""
     from ..evaluate import SELECTORS

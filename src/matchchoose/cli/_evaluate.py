@@ -8,7 +8,7 @@ import click
 
 from .._errors import InputError
 from .._progress import ProgressBar
-from ._common import (NamesOption, baseline_names, console, kb_option, predictor_names,
+from ._common import (NamesOption, baseline_names, console, graph_learner_names, kb_option, predictor_names,
                       resolve_kb_path)
 
 
@@ -59,6 +59,9 @@ def _profile_probe(kb, name):
 @click.option("--datasets", default=None, help="Comma-separated datasets to hold out (default: all with results).")
 @click.option("--predictor", default="catboost", show_default=True, help="M&C rank predictor.", cls=NamesOption,
               names=predictor_names)
+@click.option("--graph-learner", default="node2vec+", show_default=True, cls=NamesOption, names=graph_learner_names,
+              help="M&C's node embedding of the matching graph (graphsage and gat need matchchoose[gnn]); also "
+                   "used by the --predictors and --ablation variants.")
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(1), help="Seeds 0..N-1: mean and std.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as CSV.")
@@ -91,7 +94,7 @@ def _profile_probe(kb, name):
 @click.option("--fidelity", default=None, type=click.FloatRange(0),
               help="Evaluate on the results at this fidelity (e.g. training steps) instead of each pair's target "
                    "(its largest fidelity).")
-def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, aggregate, distance_metric,
+def evaluate(kb_path, metric, datasets, predictor, graph_learner, seeds, json_out, csv_out, aggregate, distance_metric,
              prescore_metric, profile_probe, predictors, ablation, sparsity, baselines, train_embedding, n_jobs,
              plot_out, fidelity, budgeted, budgets):
     """Leave-one-dataset-out evaluation of M&C and the baselines on a knowledge base.
@@ -101,9 +104,12 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     OSR, weighted Kendall tau, O2B, O2O, rel@1, rel@3, Pearson, Spearman.
 
     Example: mnc evaluate --kb kb.sqlite --metric accuracy --seeds 3 --json eval.json
+
+    Example: mnc evaluate --kb kb.sqlite --graph-learner graphsage
     """
     from ..choose import resolve_metric
     from ..evaluate import default_methods, run_evaluation
+    from ..graph import EMBEDDERS
     from ..kb import KnowledgeBase
     from ..rank import PREDICTORS
     from ._report import print_summary, save_plot, summary_frame
@@ -119,7 +125,11 @@ def evaluate(kb_path, metric, datasets, predictor, seeds, json_out, csv_out, agg
     for name in extra:
         if name not in PREDICTORS and extra != ["all"]:
             raise InputError(f"Unknown predictor {name!r} in --predictors: choose from {sorted(PREDICTORS)}.")
+    if graph_learner not in EMBEDDERS:
+        raise InputError(f"Unknown --graph-learner {graph_learner!r}: choose one of {sorted(EMBEDDERS)}.")
     mnc_params = {"predictor": predictor}
+    if graph_learner != "node2vec+":  # the default leaves the methods' parameters (and the JSON) as they were
+        mnc_params["graph_learner"] = graph_learner
     if train_embedding:
         mnc_params["train_embedding"] = train_embedding
     methods = default_methods(records, mnc_params=mnc_params, predictors="all" if extra == ["all"] else extra,

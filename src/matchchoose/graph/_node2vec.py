@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import warnings
-from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from .._cache import atomic_write, cache_dir, cache_key
 from .._paths import default_cache_dir
 from .._validation import check_int, check_real
+from ._embedder import _MEMORY, GraphEmbedder  # noqa: F401  (_MEMORY: the in-process cache, shared)
 from ._matching import MatchingGraph
 
-__all__ = ["Node2VecPlus", "default_cache_dir"]
-
-_MEMORY: "OrderedDict[str, pd.DataFrame]" = OrderedDict()
-_MEMORY_SIZE = 64
+__all__ = ["Node2Vec", "Node2VecPlus", "default_cache_dir"]
 
 
-class Node2VecPlus:
+class Node2VecPlus(GraphEmbedder):
     """Node2Vec+ (Liu et al. 2023) through pecanpy, deterministic under ``random_state``.
 
     Walks come from :func:`matchchoose.graph._walker.simulate_walks` (pecanpy's own walks, without the
     per-graph JIT), then a single-threaded skip-gram Word2Vec (gensim) embeds the nodes.
-    Embeddings are cached in memory and on disk under a key made of the graph's content hash and
-    every parameter, so a repeated evaluation does not walk again.
+    Embeddings are cached in memory and on disk (the ``node2vec`` cache) under a key made of the graph's
+    content hash and every parameter, so a repeated evaluation does not walk again.
 
     Parameters
     ----------
@@ -50,7 +44,7 @@ class Node2VecPlus:
     Examples
     --------
     >>> emb = Node2VecPlus(dim=8, random_state=0, cache=False).fit_transform(graph)  # doctest: +SKIP
-    >>> emb.loc["m:sd15"].shape
+    >>> emb.loc["m:sd15"].shape                                                              # doctest: +SKIP
     (8,)
     """
 
@@ -84,52 +78,6 @@ class Node2VecPlus:
         return {k: getattr(self, k) for k in
                 ("dim", "walk_length", "num_walks", "window", "p", "q", "gamma", "extend", "epochs", "random_state")}
 
-    def cache_key(self, graph: MatchingGraph) -> str:
-        """Key of ``graph``'s embedding under these parameters."""
-        return cache_key({"graph": graph.content_hash(), "params": self._params(), "v": 1})
-
-    def _cache_dir(self) -> Path | None:
-        if self.cache is False or self.cache is None:
-            return None
-        return cache_dir("node2vec") if self.cache is True else Path(self.cache)
-
-    def fit_transform(self, graph: MatchingGraph) -> pd.DataFrame:
-        """Embed every node of ``graph``.
-
-        Returns
-        -------
-        DataFrame, shape (n_nodes, dim)
-            Index = node ids of ``graph.nodes``, float32 values.
-        """
-        self._check_params()
-        key = self.cache_key(graph)
-        if key in _MEMORY:
-            _MEMORY.move_to_end(key)
-            self.cache_hit_ = True
-            return _MEMORY[key].copy()
-        cache_dir = self._cache_dir()
-        path = cache_dir / f"{key}.npy" if cache_dir else None
-        if path is not None and path.exists():
-            try:
-                values = np.load(path, allow_pickle=False)
-            except (OSError, ValueError, EOFError):  # EOFError: an empty file (np.load raises it)
-                values = None  # a damaged cache file is recomputed, never trusted
-            if values is not None and values.shape == (graph.n_nodes, self.dim):
-                self.cache_hit_ = True
-                return self._remember(key, pd.DataFrame(values, index=list(graph.nodes)))
-        self.cache_hit_ = False
-        frame = pd.DataFrame(self._embed(graph), index=list(graph.nodes))
-        if path is not None:
-            atomic_write(path, lambda fh: np.save(fh, frame.to_numpy()))  # a reader never sees half a file
-        return self._remember(key, frame)
-
-    @staticmethod
-    def _remember(key, frame):
-        _MEMORY[key] = frame
-        while len(_MEMORY) > _MEMORY_SIZE:
-            _MEMORY.popitem(last=False)
-        return frame.copy()
-
     def _embed(self, graph: MatchingGraph) -> np.ndarray:
         from gensim.models import Word2Vec
 
@@ -144,3 +92,20 @@ class Node2VecPlus:
         w2v = Word2Vec(walks, vector_size=self.dim, window=self.window, sg=1, min_count=0, workers=1,
                        epochs=self.epochs, seed=self.random_state)
         return np.asarray(w2v.wv[list(graph.nodes)], dtype=np.float32)
+
+
+class Node2Vec(Node2VecPlus):
+    """Plain node2vec (Grover & Leskovec 2016): :class:`Node2VecPlus` with ``extend=False`` by default.
+
+    It shares Node2VecPlus's cache: ``Node2Vec()`` and ``Node2VecPlus(extend=False)`` are one embedding.
+
+    Examples
+    --------
+    >>> Node2Vec().extend
+    False
+    """
+
+    def __init__(self, dim=32, walk_length=40, num_walks=10, window=5, p=1.0, q=1.0, gamma=0.0,
+                 extend=False, epochs=1, random_state=0, cache=True):
+        super().__init__(dim=dim, walk_length=walk_length, num_walks=num_walks, window=window, p=p, q=q,
+                         gamma=gamma, extend=extend, epochs=epochs, random_state=random_state, cache=cache)

@@ -1,4 +1,5 @@
-"""The Match & Choose selector: matching graph → Node2Vec+ → features ⊕ edge embedding → predictor."""
+"""The Match & Choose selector: matching graph → Node2Vec+ (or another graph learner) → features ⊕ edge
+embedding → predictor."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pandas as pd
 from .._errors import InputError, NotFittedError
 from .._estimator import Selector
 from .._validation import check_in, check_int
-from ..graph import EDGE_OPERATORS, MatchingGraph, Node2VecPlus, dataset_node, edge_embedding, model_node
+from ..graph import (EDGE_OPERATORS, EMBEDDERS, GraphEmbedder, MatchingGraph, dataset_node, edge_embedding,
+                     make_embedder, model_node)
 from ..records import ZooRecords
 from ._encode import encode_features
 from ._predictors import PREDICTORS, make_predictor
@@ -27,9 +29,9 @@ class MatchChoose(Selector):
 
     ``fit(records)`` builds the matching graph of ``records`` (every model and dataset; datasets
     without results, such as the target of a selection, keep their distance edges only), embeds it
-    with Node2Vec+, and trains the rank predictor on one row per recorded (model, dataset) result:
-    model features ⊕ dataset features ⊕ edge embedding. ``predict(dataset)`` scores every model on a
-    dataset of ``records``, normally one without results.
+    with a graph learner (Node2Vec+ by default), and trains the rank predictor on one row per recorded
+    (model, dataset) result: model features ⊕ dataset features ⊕ edge embedding. ``predict(dataset)``
+    scores every model on a dataset of ``records``, normally one without results.
 
     Parameters
     ----------
@@ -47,8 +49,13 @@ class MatchChoose(Selector):
         Neighbours per dataset for ``distance_affinity="knn"``.
     dataset_edge_scale : float
         Weight multiplier of dataset–dataset edges.
+    graph_learner : str, default="node2vec+"
+        A name of :data:`matchchoose.graph.EMBEDDERS`: ``"node2vec+"`` (the paper), ``"node2vec"``, or
+        TransferGraph's ``"graphsage"`` and ``"gat"`` (these need torch, ``matchchoose[gnn]``).
     embedding : dict, optional
-        :class:`~matchchoose.graph.Node2VecPlus` parameters (``dim``, ``walk_length``, ...).
+        Parameters of the graph learner's class (:class:`~matchchoose.graph.Node2VecPlus`: ``dim``,
+        ``walk_length``, ...; :class:`~matchchoose.graph.GraphSAGE` and :class:`~matchchoose.graph.GAT`:
+        ``dim``, ``epochs``, ...).
     train_embedding : {"full", "holdout"}
         ``"full"`` (paper): training rows use the fold graph, where their own model edges are
         present. ``"holdout"``: training datasets are split into ``holdout_groups`` groups; a
@@ -62,7 +69,8 @@ class MatchChoose(Selector):
         own dataset is always left out, so training rows look like prediction rows.
     prior_k : int
     random_state : int
-        Seed of the walks, Word2Vec, the holdout split and the predictor.
+        Seed of the graph learner (walks and Word2Vec, or the GNN's weights and negatives), the holdout
+        split and the predictor.
     cache : bool or path
         Embedding cache (see :class:`~matchchoose.graph.Node2VecPlus`).
 
@@ -74,8 +82,8 @@ class MatchChoose(Selector):
 
     def __init__(self, predictor="catboost", predictor_params=None, inputs="both", edge_operator="hadamard",
                  score_affinity="normalized", distance_affinity="gaussian", knn=3, dataset_edge_scale=1.0,
-                 embedding=None, train_embedding="full", holdout_groups=4, priors=True, prior_k=3,
-                 random_state=0, cache=True):
+                 graph_learner="node2vec+", embedding=None, train_embedding="full", holdout_groups=4, priors=True,
+                 prior_k=3, random_state=0, cache=True):
         self.predictor = predictor
         self.predictor_params = predictor_params
         self.inputs = inputs
@@ -84,6 +92,7 @@ class MatchChoose(Selector):
         self.distance_affinity = distance_affinity
         self.knn = knn
         self.dataset_edge_scale = dataset_edge_scale
+        self.graph_learner = graph_learner
         self.embedding = embedding
         self.train_embedding = train_embedding
         self.holdout_groups = holdout_groups
@@ -99,6 +108,7 @@ class MatchChoose(Selector):
         check_in("inputs", self.inputs, INPUTS, owner)
         check_in("edge_operator", self.edge_operator, EDGE_OPERATORS, owner)
         check_in("train_embedding", self.train_embedding, TRAIN_EMBEDDINGS, owner)
+        check_in("graph_learner", self.graph_learner, EMBEDDERS, owner)
         check_int("holdout_groups", self.holdout_groups, low=2, owner=owner)
         check_int("random_state", self.random_state, low=0, owner=owner)
         if records.results.empty:
@@ -150,10 +160,10 @@ class MatchChoose(Selector):
         self.feature_names_ = self._feature_names()
         return self
 
-    def _embedder(self) -> Node2VecPlus:
+    def _embedder(self) -> GraphEmbedder:
         params = {"random_state": self.random_state, "cache": self.cache}
         params.update(self.embedding or {})
-        return Node2VecPlus(**params)
+        return make_embedder(self.graph_learner, type(self).__name__, **params)
 
     def _graph(self, records, exclude=()):
         return MatchingGraph.from_records(
