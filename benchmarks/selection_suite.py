@@ -74,6 +74,9 @@ def methods(quick: bool) -> list:
             MethodSpec("mnc[catboost+priors]", "mnc", {}),
             MethodSpec("mnc[paper]", "mnc", {"priors": False}),
             MethodSpec("mnc[linear]", "mnc", {"predictor": "linear"}),
+            # TransferGraph's other graph learners in place of Node2Vec+ (CatBoost and priors as above).
+            MethodSpec("mnc[graphsage]", "mnc", {"graph_learner": "graphsage"}),
+            MethodSpec("mnc[gat]", "mnc", {"graph_learner": "gat"}),
             MethodSpec("direct", "direct"),
         ]
     return out
@@ -170,13 +173,13 @@ def benchmarks(args) -> dict:
 
 
 # ------------------------------------------------------------------------------------ running, cached
-#: Source files whose content keys a method's cached cells (a change recomputes them).
-SOURCES = {"blend": ["evaluate/_blend.py"]}
+#: Source files whose content keys a method's cached cells (a change recomputes them), by kind or by name.
+SOURCES = {"blend": ["evaluate/_blend.py"], "mnc[graphsage]": ["graph/_gnn.py"], "mnc[gat]": ["graph/_gnn.py"]}
 
 
 def _key(records, spec: MethodSpec, seed: int, dataset: str) -> str:
     parts = [records.content_hash(), spec.name, spec.kind, spec.params, seed, dataset]
-    for rel in SOURCES.get(spec.kind, []):
+    for rel in SOURCES.get(spec.kind, []) + SOURCES.get(spec.name, []):
         parts.append(hashlib.sha256((REPO / "src" / "matchchoose" / rel).read_bytes()).hexdigest())
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
