@@ -3,10 +3,13 @@
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/microzoo_cell_cost.py --data DOMAINS/game_icons \
         --models unet-s-minilm,pixart-m
 
-For each model (full size, random weights: pretraining does not change the cost): seconds per LoRA step at
-batch 32 (4 steps), per sampled image (8 images, 12 steps, guidance 5, 64 px, float32); then seconds per
-DINOv2 embedding (32 images), and the cell's estimate: 200 steps, 6 sets of 48 samples, 6 x 48 + 40
-embeddings (the v2 protocol of matchchoose_microzoo.build).
+For each model (full size, random weights: pretraining does not change the cost): seconds per training step
+of the v2 recipe (``V2_GRID`` of matchchoose_microzoo.build: its method, batch size and encoding cache; the
+difference between a 12-step and a 2-step run over 10, so loading and the first step are left out), per
+sampled image (8 images, the protocol's sampler steps and guidance, 64 px, float32); then seconds per DINOv2
+embedding (32 images), and the cell's estimate: the recipe's steps, one set of ``n_samples`` per fidelity
+below the target and two sets (one per sampling seed) each for the target and the prescore, as ``mnc grid``
+draws them, and as many embeddings plus 40 for the held-out images.
 """
 
 from __future__ import annotations
@@ -40,10 +43,13 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models.split(","):
             path = build_pipeline(name, Path(tmp) / name, seed=0)
-            recipe = Recipe(**{**V2_GRID["recipe"], "steps": 4})
-            t = time.perf_counter()
-            run = finetune(path, train, Path(tmp) / f"run-{name}", recipe, progress=False, device="cpu")
-            step = (time.perf_counter() - t) / 4
+            took = []
+            for steps in (2, 12):
+                recipe = Recipe(**{**V2_GRID["recipe"], "steps": steps})
+                t = time.perf_counter()
+                run = finetune(path, train, Path(tmp) / f"run-{name}-{steps}", recipe, progress=False, device="cpu")
+                took.append(time.perf_counter() - t)
+            step = (took[1] - took[0]) / 10
             pipe = load_pipeline(path, adapter_dir=run.adapter_dir, dtype="float32", device="cpu")
             t = time.perf_counter()
             sample_images(pipe, captions, Path(tmp) / f"s-{name}", n=8, steps=V2_GRID["sample_steps"],
@@ -54,9 +60,11 @@ def main(argv=None) -> None:
     t = time.perf_counter()
     probe.embed(images)
     embed = (time.perf_counter() - t) / len(images)
-    n, sets, steps = V2_GRID["n_samples"], 6, V2_GRID["recipe"]["steps"]
+    n, steps = V2_GRID["n_samples"], V2_GRID["recipe"]["steps"]
+    sets = len(V2_GRID["fidelities"]) + 2 * len(V2_GRID["sample_seeds"])
     print(f"threads {args.threads}; DINOv2 {embed:.3f} s per image")
-    print("| model | s per LoRA step (batch 32) | s per sampled image | v2 cell estimate (s) |")
+    r = V2_GRID["recipe"]
+    print(f"| model | s per {r['method']} step (batch {r['batch_size']}) | s per sampled image | v2 cell estimate (s) |")
     print("|---|---|---|---|")
     for name, (step, image) in rows.items():
         cell = steps * step + sets * n * image + (sets * n + 40) * embed
