@@ -4,9 +4,7 @@ none of them."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,6 @@ import pytest
 from matchchoose.kb import KnowledgeBase
 from matchchoose.score import Score, record_score
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "microzoo_report.py"
 METRIC = "fd_test"  # lower is better (record_score declares an unknown FD metric so)
 SEEDS = (0, 1000)
 FIDELITIES = (10, 20, 40)  # 40 = the target
@@ -36,12 +33,8 @@ CELLS = {
 
 
 @pytest.fixture(scope="module")
-def report_module():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("microzoo_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def report_module(load_script):
+    return load_script("microzoo_report")
 
 
 def score(value: float) -> Score:

@@ -3,9 +3,6 @@ cached cell end to end (no shared data needed)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,16 +11,11 @@ import pytest
 from matchchoose import Metric, ZooRecords
 from matchchoose.evaluate import MethodSpec
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "selection_suite.py"
 
 
 @pytest.fixture(scope="module")
-def suite():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("selection_suite", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def suite(load_script):
+    return load_script("selection_suite")
 
 
 def records():
