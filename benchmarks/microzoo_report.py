@@ -183,10 +183,11 @@ def read_timings(grid_out: Path, models, datasets, grid_cells: pd.DataFrame) -> 
     """One row per (model, dataset) of the matrix: stage seconds from cell.json (else from the grid
     cell's result in the KB), the driver's whole-cell seconds, fine-tune steps, resumed."""
     notes = []
-    by_dir = {}
+    by_dir, attempts = {}, {}
     for row in grid_cells.itertuples(index=False):
         if row.state == "done" and row.run_dir:
             by_dir[str(Path(row.run_dir).resolve())] = row.result or {}
+            attempts[str(Path(row.run_dir).resolve())] = getattr(row, "attempts", None)
     rows, missing_json, no_timings, from_kb = [], 0, 0, 0
     for model in models:
         for dataset in datasets:
@@ -215,7 +216,11 @@ def read_timings(grid_out: Path, models, datasets, grid_cells: pd.DataFrame) -> 
             row["stages_s"] = sum(v for v in timings.values() if isinstance(v, (int, float))) if timings else np.nan
             row["driver_s"] = (driver or {}).get("seconds", np.nan)
             row["finetune_steps"] = ft.get("steps", np.nan)
-            row["resumed"] = ft.get("resumed_from") not in (None, 0)
+            # a learning curve's run resumes from its previous stage by design: resumed = a second attempt
+            # (the KB's count), else a resume from a step that is not a stage
+            tries = attempts.get(str(run.resolve()))
+            row["resumed"] = (tries > 1 if isinstance(tries, (int, np.integer)) else
+                              ft.get("resumed_from") not in (None, 0, *(ft.get("stages") or ())))
             rows.append(row)
     n = len(models) * len(datasets)
     if missing_json:

@@ -151,3 +151,22 @@ def test_a_v1_knowledge_base_gets_no_v2_outputs(report_module, tmp_path):
     assert (out / "heatmap.png").exists() and "micro zoo v2" not in text and "--aggregate" not in text
     matrix = pd.read_csv(out / "matrix.csv", index_col="model")
     assert matrix.loc["m1", "d2"] == pytest.approx(40) and matrix.loc["m1", "d4"] == pytest.approx(55)
+
+
+def test_a_learning_curve_run_is_not_counted_as_resumed(report_module, tmp_path):
+    """A staged run resumes from its previous stage by design; only a second attempt (or a resume from a step
+    that is no stage) means the timings cover part of the work."""
+    cells = {("m1", "d1"): 80, ("m2", "d1"): 60, ("m3", "d1"): None}
+    for (model, dataset), resumed_from in cells.items():
+        run = tmp_path / model / dataset
+        run.mkdir(parents=True)
+        (run / "cell.json").write_text(json.dumps({
+            "timings": {"finetune": 10.0}, "finetune": {"steps": 160, "resumed_from": resumed_from,
+                                                        "stages": [40, 80, 160]}}))
+    no_cells = pd.DataFrame(columns=["model", "dataset", "recipe", "state", "attempts", "run_dir", "result"])
+    frame, _ = report_module.read_timings(tmp_path, ["m1", "m2", "m3"], ["d1"], no_cells)
+    assert frame.set_index("model")["resumed"].to_dict() == {"m1": False, "m2": True, "m3": False}
+    second = pd.DataFrame([{"model": "m1", "dataset": "d1", "recipe": "r", "state": "done", "attempts": 2,
+                            "run_dir": str(tmp_path / "m1" / "d1"), "result": {}}])
+    frame, _ = report_module.read_timings(tmp_path, ["m1"], ["d1"], second)
+    assert frame["resumed"].tolist() == [True]
