@@ -1,17 +1,11 @@
-"""Fixtures shared across the test suite (keep this file small)."""
+"""Fixtures shared across the library's test suite (keep this file small). ``kb``, ``run_cli`` and the
+temporary ``MNC_CACHE_DIR`` come from the repository's root conftest.py (shared with tools/microzoo/tests)."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
-
-from matchchoose.kb import KnowledgeBase
-
-
-@pytest.fixture
-def kb():
-    """An empty in-memory knowledge base."""
-    with KnowledgeBase(":memory:") as store:
-        yield store
 
 
 @pytest.fixture
@@ -25,14 +19,6 @@ def write_csv(tmp_path):
         return path
 
     return write
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _embedding_cache_in_tmp(tmp_path_factory):
-    """Point ``MNC_CACHE_DIR`` at a temporary folder so no test writes embeddings to ``~/.cache``."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MNC_CACHE_DIR", str(tmp_path_factory.mktemp("mnc_cache")))
-        yield
 
 
 @pytest.fixture
@@ -79,20 +65,11 @@ def one_line_error():
 
 
 @pytest.fixture
-def mnc(capsys):
+def mnc(run_cli):
     """``mnc(*args)``: run the CLI in-process; return ``(exit code, stdout, stderr)``."""
     from matchchoose.cli import main
 
-    def run(*args):
-        try:
-            main([str(arg) for arg in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
+    return functools.partial(run_cli, main)
 
 
 COLORS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200), "yellow": (220, 220, 40),

@@ -17,15 +17,8 @@ FAMILIES = ["sd", "sdxl", "sd3", "flux", "pixart", "sana"]
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: tiny models gain nothing from more, and OpenMP spin-waits make them 10-30x
-    slower when another process shares the cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """One torch thread in every module here (``one_torch_thread``: the repository's root conftest.py)."""
 
 
 @pytest.fixture(scope="session")

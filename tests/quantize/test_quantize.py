@@ -16,14 +16,7 @@ from matchchoose.quantize import (BitMap, allocate_bits, calibration_captions, p
 from matchchoose.quantize._profile import quantizable_layers, sampled_steps  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

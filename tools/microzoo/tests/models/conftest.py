@@ -20,14 +20,8 @@ DOMAINS = {"red_discs": ("a red disc number {i}", (220, 40, 40)),
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One torch thread: tiny models gain nothing from more, and spin-waiting threads are slow on shared cores."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def _one_thread(one_torch_thread):
+    """One torch thread in every module here (``one_torch_thread``: the repository's root conftest.py)."""
 
 
 def _draw(kind: str, colour, i: int, size: int = 40) -> np.ndarray:
