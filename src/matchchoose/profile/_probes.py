@@ -161,6 +161,32 @@ class Probe:
         return emb
 
 
+class _VisionModelProbe(Probe):
+    """Base of the image probes that run a torch vision model: :meth:`_prepare` is the probe's
+    preprocessing mode (``self.mode``, a ``ResizeCropNormalize``) on the CPU, :meth:`_embed_prepared`
+    runs ``self.model(pixel_values=...)`` on ``self.device`` in ``self.dtype`` (torch is
+    ``self._torch``) and returns the output's :attr:`output` as float32.
+
+    Subclasses set those in ``__init__`` and name :attr:`output`.
+    """
+
+    #: The model output's attribute holding the embeddings (e.g. ``"image_embeds"``, ``"pooler_output"``).
+    output: str = ""
+
+    def _prepare(self, items: list) -> np.ndarray:
+        return self.mode(items)
+
+    def _embed_prepared(self, prepared: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        pixels = torch.from_numpy(prepared).to(self.device, self.dtype)
+        with torch.inference_mode():
+            out = getattr(self.model(pixel_values=pixels), self.output)
+        return out.float().cpu().numpy()
+
+    def _embed_batch(self, items: list) -> np.ndarray:
+        return self._embed_prepared(self._prepare(items))
+
+
 class PixelProbe(Probe):
     """A colour thumbnail: each RGB image is resized (PIL bicubic, no crop) to ``size`` x ``size``
     and flattened to ``3 * size**2`` values in [0, 1].
