@@ -10,12 +10,16 @@ Data flows through one subpackage per stage::
     cli       the ``mnc`` command
 
 Tools built on matchchoose (``tools/microzoo``) use only public names: the error types,
-:func:`require`, which imports an optional dependency or says what to install, and :func:`cache_dir`,
-the folder of one of matchchoose's caches (``mnc cache info`` lists them).
+:func:`require`, which imports an optional dependency or says what to install, :func:`cache_dir`,
+the folder of one of matchchoose's caches (``mnc cache info`` lists them), and the parameter checks
+:func:`check_int`, :func:`check_real` and :func:`check_in`, which return the value or raise an
+:class:`InputError` that names the parameter, its owner and the allowed values, as matchchoose's own
+components do (a probe of your own can check its ``batch_size`` the same way).
 """
 
 from ._errors import InputError, KnowledgeBaseError, MatchChooseError, MissingDependencyError, NotFittedError, require
 from ._cache import cache_dir
+from ._validation import check_in, check_int, check_real
 from .records import Metric, ZooRecords
 
 __version__ = "0.1.0"
@@ -30,5 +34,8 @@ __all__ = [
     "ZooRecords",
     "__version__",
     "cache_dir",
+    "check_in",
+    "check_int",
+    "check_real",
     "require",
 ]

@@ -1,4 +1,8 @@
-"""Parameter checks in the scikit-learn style: one function per concern, errors name the parameter."""
+"""Parameter checks in the scikit-learn style: one function per concern, errors name the parameter.
+
+Public as ``matchchoose.check_in``, ``matchchoose.check_int`` and ``matchchoose.check_real``, for components
+and tools written outside the library that want the same messages.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,13 @@ def check_real(name: str, value, *, low=None, high=None, low_open=False, high_op
 
 
 def check_int(name: str, value, *, low=None, high=None, owner=None):
-    """Raise unless ``value`` is an integer in ``[low, high]``; return it as int."""
+    """Raise unless ``value`` is an integer in ``[low, high]``; return it as int.
+
+    Examples
+    --------
+    >>> check_int("n", 3, low=1)
+    3
+    """
     where = f" of {owner}" if owner else ""
     ok = isinstance(value, Integral) and not isinstance(value, bool)
     if ok and ((low is not None and value < low) or (high is not None and value > high)):

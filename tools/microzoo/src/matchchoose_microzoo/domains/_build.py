@@ -26,12 +26,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from matchchoose import InputError, MatchChooseError
+from matchchoose import InputError, MatchChooseError, check_int
 from matchchoose.cli import ProgressBar
 
 from .._deps import INSTALL
 from .._deps import require as require_tool
-from .._validation import check_int
 from ._fetch import PackageCache, tool_status
 from ._render import fit_square, png_bytes
 from ._spec import Domain, Item, Sources
