@@ -178,3 +178,25 @@ def test_a_curve_that_stops_short_of_its_datasets_target_has_no_target_result(tm
     assert target == {("a", "z"): 0.8, ("c", "z"): 0.6, ("b", "w"): 0.4}
     at_100 = kb.records("accuracy", fidelity=100).results.set_index(["model", "dataset"])["value"].to_dict()
     assert at_100 == {("a", "z"): 0.5, ("b", "z"): 0.7, ("b", "w"): 0.4}
+
+
+def test_auto_aggregate_averages_sampling_seeds_and_keeps_the_best_of_other_repeats(tmp_path):
+    """Repeated samplings of one fine-tuned model (provenance ``sample_seed``) are averaged by default; repeated
+    runs without one (other fine-tunings) keep the best, as before."""
+    sampled = pd.DataFrame({"model": ["a", "a", "b", "b"], "dataset": "x", "metric": "clip_fid",
+                            "value": [10.0, 30.0, 18.0, 22.0], "sample_seed": [0, 1, 0, 1]})
+    kb = KnowledgeBase(tmp_path / "sampled.sqlite")
+    import_frame(kb, sampled, "results")
+    assert kb.resolve_aggregate("clip_fid") == "mean" and kb.resolve_aggregate("clip_fid", "best") == "best"
+    values = kb.records("clip_fid").results.set_index("model")["value"]
+    assert values.to_dict() == {"a": 20.0, "b": 20.0}  # the best draw would have made a look better: 10 < 18
+    best = kb.records("clip_fid", aggregate="best").results.set_index("model")["value"]
+    assert best.to_dict() == {"a": 10.0, "b": 18.0}
+
+    runs = sampled.drop(columns="sample_seed").assign(seed=[0, 1, 0, 1])
+    other = KnowledgeBase(tmp_path / "runs.sqlite")
+    import_frame(other, runs, "results")
+    assert other.resolve_aggregate("clip_fid") == "best"
+    assert other.records("clip_fid").results.set_index("model")["value"].to_dict() == {"a": 10.0, "b": 18.0}
+    with pytest.raises(InputError, match="aggregate"):
+        other.records("clip_fid", aggregate="median")

@@ -65,8 +65,9 @@ def _profile_probe(kb, name):
 @click.option("--seeds", default=1, show_default=True, type=click.IntRange(1), help="Seeds 0..N-1: mean and std.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write results as JSON.")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), default=None, help="Write the summary as CSV.")
-@click.option("--aggregate", type=click.Choice(["best", "mean"]), default="best", show_default=True,
-              help="How repeated runs of a (model, dataset) pair are combined.")
+@click.option("--aggregate", type=click.Choice(["auto", "best", "mean"]), default="auto", show_default=True,
+              help="How repeated runs of a (model, dataset) pair are combined: auto is mean when the results name "
+                   "their sampling seeds (repeated samplings of one fine-tuned model), else best.")
 @click.option("--distance-metric", default=None, help="Dataset distance to use (needed when the KB has several).")
 @click.option("--prescore-metric", default=None, help="Prescore for the Initial baseline (when the KB has several).")
 @click.option("--profile-probe", default=None,
@@ -117,6 +118,7 @@ def evaluate(kb_path, metric, datasets, predictor, graph_learner, seeds, json_ou
     with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
         probe_key = _profile_probe(kb, profile_probe)
         metric = resolve_metric(kb, metric)
+        aggregate = kb.resolve_aggregate(metric, aggregate)
         records = kb.records(metric, aggregate=aggregate, distance_metric=distance_metric,
                              prescore_metric=prescore_metric, profile_probe=probe_key, fidelity=fidelity)
     if predictor not in PREDICTORS:

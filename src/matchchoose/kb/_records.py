@@ -19,7 +19,7 @@ __all__ = ["RecordsReader"]
 class RecordsReader:
     """Record-reading methods of :class:`~matchchoose.kb.KnowledgeBase` (mixed in)."""
 
-    def records(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
+    def records(self, metric: str, *, aggregate: str = "auto", distance_metric: str | None = None,
                 prescore_metric: str | None = None, models=None, datasets=None,
                 profile_probe: str | None = None, fidelity: float | None = None) -> ZooRecords:
         """The tidy tables of one metric, for the selection engine.
@@ -28,10 +28,15 @@ class RecordsReader:
         ----------
         metric : str
             Quality metric of the results (``"accuracy"``, ``"clip_fid"``).
-        aggregate : {"best", "mean"}, default="best"
+        aggregate : {"auto", "best", "mean"}, default="auto"
             How repeated runs of one (model, dataset) pair become one value: ``"best"`` keeps the
             best run in the metric's direction (max if higher is better, else min), ``"mean"``
-            averages them.
+            averages them. ``"auto"``: ``"mean"`` when some result of ``metric`` names its sampling
+            seed (provenance ``sample_seed``, what ``mnc grid --sample-seeds`` records: repeated
+            samples of one fine-tuned model measure it again, so the best of them would pick the
+            luckiest draw), else ``"best"`` (repeated runs are different fine-tunings, e.g. other
+            hyper-parameters, and the best is what a user would keep). :meth:`resolve_aggregate`
+            says which one applies.
         distance_metric : str, optional
             Dataset distance to include. ``None``: the only one stored, no distances if there are
             none, :class:`KnowledgeBaseError` if there are several.
@@ -68,10 +73,12 @@ class RecordsReader:
             that of ``metric`` itself is chosen when stored), or no result at ``fidelity`` (the
             message lists the fidelities stored).
         """
-        check_in("aggregate", aggregate, ("best", "mean"), owner="KnowledgeBase.records")
+        check_in("aggregate", aggregate, ("auto", "best", "mean"), owner="KnowledgeBase.records")
         fidelity = _check_fidelity(fidelity, "KnowledgeBase.records")
         with self._snapshot() as conn:
             quality = self._scored_metric(conn, "result", metric)
+            if aggregate == "auto":
+                aggregate = "mean" if _names_sampling_seeds(conn, quality.name) else "best"
             distance = self._choose(conn, "distance", distance_metric)
             prescore = self._choose(conn, "prescore", prescore_metric, prefer=metric)
             if prescore is not None:
@@ -113,7 +120,17 @@ class RecordsReader:
             prescores=prescores, prescore_metric=prescore,
         )
 
-    def content_hash(self, metric: str, *, aggregate: str = "best", distance_metric: str | None = None,
+    def resolve_aggregate(self, metric: str, aggregate: str = "auto") -> str:
+        """The aggregation :meth:`records` applies for ``aggregate``: ``"auto"`` resolved to
+        ``"mean"`` or ``"best"`` (see there), anything else returned as given."""
+        check_in("aggregate", aggregate, ("auto", "best", "mean"), owner="KnowledgeBase.resolve_aggregate")
+        if aggregate != "auto":
+            return aggregate
+        with self._snapshot() as conn:
+            quality = self._scored_metric(conn, "result", metric)
+            return "mean" if _names_sampling_seeds(conn, quality.name) else "best"
+
+    def content_hash(self, metric: str, *, aggregate: str = "auto", distance_metric: str | None = None,
                      prescore_metric: str | None = None, models=None, datasets=None,
                      profile_probe: str | None = None, fidelity: float | None = None) -> str:
         """SHA-256 (hex) of everything :meth:`records` returns for these arguments.
@@ -278,6 +295,13 @@ def _check_fidelity(fidelity, owner: str) -> float | None:
                                  f"Got {fidelity!r} instead.")
     return value
 
+
+
+def _names_sampling_seeds(conn, metric: str) -> bool:
+    """Whether some result of ``metric`` records its sampling seed (provenance ``sample_seed``)."""
+    return conn.execute(
+        "SELECT 1 FROM results WHERE kind = 'result' AND metric = ?"
+        " AND json_extract(provenance, '$.sample_seed') IS NOT NULL LIMIT 1", (metric,)).fetchone() is not None
 
 
 def _aggregate(scores: pd.DataFrame, how: str) -> pd.DataFrame:
