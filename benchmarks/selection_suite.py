@@ -23,7 +23,7 @@ Every (benchmark, method, seed, dataset) result is cached as JSON under ``$MNC_B
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/selection_suite.py [--benchmarks tg,sfda1,...] [--seeds 1] [--quick]
-        [--methods blend,overall,...] [--microzoo-kb PATH] [--json out.json] [--markdown]
+        [--methods blend,overall,...] [--microzoo-kb PATH] [--json out.json]
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 
 from matchchoose.kb import KnowledgeBase, embedded_kb, embedded_kb_file, latest_version
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "openmoji"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 METRIC = "fd_dinov2"
 
 
@@ -34,7 +34,7 @@ def test_shipped_file_is_one_self_contained_sqlite_file(shipped, copy):
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM grid_cells").fetchone()[0] == 0  # no local run bookkeeping
     assert KnowledgeBase(copy).schema_version == latest_version()
-    assert shipped.stat().st_size < 12e6
+    assert shipped.stat().st_size < 20e6
     assert not shipped.with_name(shipped.name + "-wal").exists()
 
 
@@ -42,7 +42,7 @@ def test_shipped_kb_holds_a_full_grid_with_prescores_profiles_distances_and_conf
     kb = KnowledgeBase(copy)
     records = kb.records(METRIC, prescore_metric=METRIC, distance_metric="frechet:dinov2")
     matrix = records.score_matrix()
-    assert matrix.shape[0] >= 16 and matrix.shape[1] >= 6  # datasets x models
+    assert matrix.shape[0] >= 24 and matrix.shape[1] >= 8  # datasets x models (micro zoo v2)
     assert not matrix.isna().any().any() and (matrix.to_numpy() > 0).all()
     assert len(set(matrix.idxmin(axis=1))) >= 2  # the best model differs across domains
     prescores = records.prescores
@@ -54,14 +54,26 @@ def test_shipped_kb_holds_a_full_grid_with_prescores_profiles_distances_and_conf
     for dataset in matrix.index:
         assert set(kb.distances_of(dataset, f"frechet:{next(iter(keys))}")) >= set(matrix.index) - {dataset}
     assert set(kb.model_configs()["model"]) >= set(matrix.columns)
-    assert "openmoji" not in kb.datasets()  # the README's example stays out
+    assert not {"openmoji", "tabler_icons"} & set(kb.datasets())  # the examples stay out
 
 
-def test_example_truth_names_every_model(copy):
-    truth = pd.read_csv(EXAMPLE / "results.csv")
+def test_shipped_kb_has_learning_curves_and_two_sampling_seeds_per_final_score(copy):
+    kb = KnowledgeBase(copy)
+    rows = kb.curves(METRIC, per_row=True)
+    assert rows.groupby(["model", "dataset"])["fidelity"].nunique().min() >= 3
+    target = rows[rows["fidelity"] == rows.groupby("dataset")["fidelity"].transform("max")]
+    seeds = target.assign(seed=[p.get("sample_seed") for p in target["provenance"]])
+    assert seeds.groupby(["model", "dataset"])["seed"].nunique().min() >= 2
+    assert kb.resolve_aggregate(METRIC) == "mean"  # the final score is the mean over the sampling seeds
+    assert "kid_dinov2" in kb.summary()["results"]  # KID beside FD
+
+
+@pytest.mark.parametrize("example", ["openmoji", "tabler_icons"])
+def test_example_truth_names_every_model(copy, example):
+    truth = pd.read_csv(EXAMPLES / example / "results.csv")
     assert set(truth["model"]) == set(KnowledgeBase(copy).records(METRIC).score_matrix().columns)
     assert np.isfinite(truth[METRIC]).all()
-    assert len(list((EXAMPLE / "images").glob("*.png"))) >= 32
+    assert len(list((EXAMPLES / example / "images").glob("*.png"))) >= 32
 
 
 def test_choose_ranks_a_shipped_dataset_from_a_working_copy(copy):
