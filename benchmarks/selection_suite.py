@@ -124,7 +124,8 @@ def load_microzoo(path: Path | None):
 
     path = Path(path) if path else embedded_kb_file()
     with KnowledgeBase(path) as kb:
-        metric = resolve_metric(kb, None)
+        # the micro zoo ranks by fd_dinov2 (its KID rows are a second metric of the same cells)
+        metric = "fd_dinov2" if "fd_dinov2" in kb.summary()["results"] else resolve_metric(kb, None)
         records = kb.records(metric)
         noise = None
         try:
