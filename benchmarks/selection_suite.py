@@ -124,8 +124,7 @@ def load_microzoo(path: Path | None):
 
     path = Path(path) if path else embedded_kb_file()
     with KnowledgeBase(path) as kb:
-        # the micro zoo ranks by fd_dinov2 (its KID rows are a second metric of the same cells)
-        metric = "fd_dinov2" if "fd_dinov2" in kb.summary()["results"] else resolve_metric(kb, None)
+        metric = resolve_metric(kb, None)  # the KB's default (the micro zoo build sets its FD)
         records = kb.records(metric)
         noise = None
         try:

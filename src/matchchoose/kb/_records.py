@@ -77,8 +77,7 @@ class RecordsReader:
         fidelity = _check_fidelity(fidelity, "KnowledgeBase.records")
         with self._snapshot() as conn:
             quality = self._scored_metric(conn, "result", metric)
-            if aggregate == "auto":
-                aggregate = "mean" if _names_sampling_seeds(conn, quality.name) else "best"
+            aggregate = _resolve_aggregate(conn, quality.name, aggregate)
             distance = self._choose(conn, "distance", distance_metric)
             prescore = self._choose(conn, "prescore", prescore_metric, prefer=metric)
             if prescore is not None:
@@ -127,8 +126,7 @@ class RecordsReader:
         if aggregate != "auto":
             return aggregate
         with self._snapshot() as conn:
-            quality = self._scored_metric(conn, "result", metric)
-            return "mean" if _names_sampling_seeds(conn, quality.name) else "best"
+            return _resolve_aggregate(conn, self._scored_metric(conn, "result", metric).name, aggregate)
 
     def content_hash(self, metric: str, *, aggregate: str = "auto", distance_metric: str | None = None,
                      prescore_metric: str | None = None, models=None, datasets=None,
@@ -297,11 +295,15 @@ def _check_fidelity(fidelity, owner: str) -> float | None:
 
 
 
-def _names_sampling_seeds(conn, metric: str) -> bool:
-    """Whether some result of ``metric`` records its sampling seed (provenance ``sample_seed``)."""
-    return conn.execute(
+def _resolve_aggregate(conn, metric: str, aggregate: str) -> str:
+    """``aggregate`` with ``"auto"`` resolved: ``"mean"`` when some result of ``metric`` records its sampling
+    seed (provenance ``sample_seed``), else ``"best"``."""
+    if aggregate != "auto":
+        return aggregate
+    seeded = conn.execute(
         "SELECT 1 FROM results WHERE kind = 'result' AND metric = ?"
-        " AND json_extract(provenance, '$.sample_seed') IS NOT NULL LIMIT 1", (metric,)).fetchone() is not None
+        " AND json_extract(provenance, '$.sample_seed') IS NOT NULL LIMIT 1", (metric,)).fetchone()
+    return "mean" if seeded is not None else "best"
 
 
 def _aggregate(scores: pd.DataFrame, how: str) -> pd.DataFrame:

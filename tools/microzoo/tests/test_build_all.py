@@ -67,6 +67,7 @@ def test_build_all_at_test_size(domains, tmp_path):
     assert choice["recipe"] in [dict(c) for c in PILOT["candidates"]]
     kb = KnowledgeBase(out / "kb.sqlite")
     assert set(kb.datasets()) == {"game_icons", "openmoji"} and set(MODELS) <= set(kb.models())
+    assert kb.default_metric == "fd_pixels"  # the metric the zoo ranks by, set after the grid
     rows = kb.curves("fd_pixels", per_row=True)
     results = rows[rows["kind"] == "result"]
     assert results.groupby("fidelity").size().to_dict() == {1.0: 4, 2.0: 8}  # 2 seeds at the target
