@@ -59,6 +59,7 @@ def methods(quick: bool) -> list:
     out = [
         MethodSpec("blend", "blend", {}),
         MethodSpec("blend[one_se]", "blend", {"rule": "one_se"}),
+        MethodSpec("blend[average]", "blend", {"rule": "average"}),
         MethodSpec("blend[no-prescores]", "blend", {"prescore_weights": (0.0,)}),
         MethodSpec("blend[wide]", "blend", {"neighbour_weights": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0),
                                             "ks": (2, 3, 5, 8)}),

@@ -92,3 +92,55 @@ def test_certainty_follows_the_evidence():
     unsure = default().fit(records.without_results("n0")).explain("n0")
     assert unsure["p_best"].max() < 0.9 and len(unsure["shortlist"]) >= 2
     assert unsure["p_best"].sum() == pytest.approx(1.0)
+
+
+def average():
+    return make_selector("blend", rule="average")
+
+
+@pytest.mark.parametrize("target,order", [("y1", ["d", "c", "b", "a"]), ("x2", ["a", "b", "c", "d"])])
+def test_average_rule_recovers_the_planted_world(target, order):
+    """Every candidate within one standard error of the best predicts the planted order (the best inner tau is
+    1.0 with no spread, so the band is the candidates with tau 1.0): their average does too."""
+    sel = average().fit(planted().without_results(target))
+    assert sel.predict(target).sort_values(ascending=False).index.tolist() == order
+    assert sel.params_["members"] == len(sel.members_) >= 1
+    assert sel.params_["inner_tau_w"] == pytest.approx(1.0)
+
+
+def test_average_rule_explains_in_z_units():
+    """The parts add up to the score, the score is standardised over the models, and the planted pick is sure."""
+    sel = average().fit(planted().without_results("y0"))
+    out = sel.explain("y0")
+    assert np.allclose(out["parts"].sum(axis=1).to_numpy(), out["scores"].to_numpy())
+    assert out["scores"].mean() == pytest.approx(0.0, abs=1e-12)
+    assert out["scores"].std(ddof=0) == pytest.approx(1.0)
+    assert out["p_best"]["d"] == 1.0 and out["shortlist"] == ["d"]
+    # Neighbour weights averaged over the members, largest first: the two other Y datasets lead.
+    assert list(out["neighbours"])[:2] == ["y1", "y2"] and sum(out["neighbours"].values()) == pytest.approx(1.0)
+
+
+def test_average_rule_is_the_standardised_mean_of_its_members():
+    """Hand-made components: member 1 ranks a > b > c (prior only), member 2 ranks c > b > a (prior plus a
+    neighbour residual of weight 1). Their z-scores are (1.2247, 0, -1.2247) and its negation; an unequal
+    spacing in member 2 (prior 0, 0.1, 0.4 plus residual 0, 0, 0.5, i.e. 0, 0.1, 0.9) gives z2 = (-0.9258,
+    -0.4629, 1.3887). The mean of z1 and z2, standardised again, is the score; the parts add up to it."""
+    from matchchoose.evaluate._blend import BlendSelector
+
+    comp = {"mean": np.array([0.9, 0.5, 0.1]), "rank": np.array([0.0, 0.1, 0.4]),
+            ("rank", "raw", 2): np.array([0.0, 0.0, 0.5])}
+    members = [{"aggregation": "mean", "distance": None, "k": None, "a": 0.0, "b": 0.0},
+               {"aggregation": "rank", "distance": "raw", "k": 2, "a": 1.0, "b": 0.0}]
+    prior, shift, pre = BlendSelector._average_parts(comp, None, members)
+    z1 = np.array([1.0, 0.0, -1.0]) * np.sqrt(1.5)
+    z2 = (np.array([0.0, 0.1, 0.9]) - 1 / 3) / np.std([0.0, 0.1, 0.9])
+    mean = (z1 + z2) / 2
+    expected = (mean - mean.mean()) / mean.std()
+    assert np.allclose(prior + shift + pre, expected)
+    assert np.allclose(shift, 0.5 * np.array([0.0, 0.0, 0.5]) / np.std([0.0, 0.1, 0.9]) / mean.std())
+    assert not pre.any()
+    # A constant member ranks nothing and leaves the average of the others unchanged.
+    flat = {"aggregation": "top", "distance": None, "k": None, "a": 0.0, "b": 0.0}
+    comp["top"] = np.full(3, 0.3)
+    with_flat = BlendSelector._average_parts(comp, None, [*members, flat])
+    assert np.allclose(sum(with_flat), expected)

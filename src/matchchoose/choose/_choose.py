@@ -35,7 +35,7 @@ from ..records import Metric
 
 __all__ = ["Choice", "choose", "resolve_metric", "resolve_probe"]
 
-_PREDICTOR_CACHE_VERSION = 2
+_PREDICTOR_CACHE_VERSION = 3  # 3: BlendSelector keeps members_
 
 #: Selectors ``mnc choose`` can rank with; the default is the one the selection-suite protocol chose
 #: (docs/benchmarks.md section 11).

@@ -20,6 +20,11 @@ Overall itself (``mean``, ``a = b = 0``), so the blend only leaves Overall where
 The same inner folds give the uncertainty: each inner fold's error vector (truth - score, in the prior's units)
 added to the target's scores is one plausible outcome; the share of outcomes a model wins is its probability
 of being best (:meth:`BlendSelector.explain`).
+
+With ``rule="average"`` no single candidate is chosen: every candidate whose inner mean weighted tau is within
+one standard error of the best one's is a member, each member's scores for a dataset are standardised over the
+models (z-scores), and the score is the standardised mean of the members' z-scores. Picking one of ~300
+candidates on a few inner folds is noisy; averaging the ones the folds cannot tell apart is not.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ..records import ZooRecords
 __all__ = ["AGGREGATIONS", "BlendSelector"]
 
 AGGREGATIONS = ("mean", "rank", "top")
-RULES = ("best", "one_se")
+RULES = ("best", "one_se", "average")
 
 
 def _transform(norm: np.ndarray, aggregation: str) -> np.ndarray:
@@ -90,10 +95,10 @@ class BlendSelector(Selector):
         Candidate ``b`` (only searched when training datasets have prescores).
     ks : tuple of int, default (2, 3, 5)
         Candidate neighbour counts.
-    rule : {"best", "one_se"}, default "best"
+    rule : {"best", "one_se", "average"}, default "best"
         ``best``: the highest mean inner weighted tau (ties: the smallest inner squared error, then the
-        simplest); ``one_se``: the simplest
-        candidate within one standard error of it.
+        simplest); ``one_se``: the simplest candidate within one standard error of it; ``average``: the
+        standardised mean of every candidate within one standard error of it (scores in z units).
     random_state : None
         Unused (deterministic); accepted so the runner can pass a seed.
 
@@ -101,8 +106,14 @@ class BlendSelector(Selector):
     ----------
     params_ : dict
         The chosen ``aggregation``, ``distance``, ``k``, ``a``, ``b`` and their inner mean weighted tau.
+        With ``rule="average"``: ``members`` (their number), ``aggregation`` and ``distance`` (the members'
+        distinct values joined by ``+``), ``k``, ``a`` and ``b`` (the members' means) and the average's inner
+        mean weighted tau.
+    members_ : list of dict
+        The candidates behind the score (one, except with ``rule="average"``).
     inner_errors_ : DataFrame, shape (n_inner_folds, n_models)
-        Truth minus score of each inner fold at the chosen parameters (in the units of the chosen prior).
+        Truth minus score of each inner fold at the chosen parameters (in the units of the chosen prior;
+        with ``rule="average"``, standardised truth minus the average).
 
     Examples
     --------
@@ -215,6 +226,40 @@ class BlendSelector(Selector):
             score = score + c["b"] * pre
         return score
 
+    @staticmethod
+    def _member_parts(comp: dict, pre, c: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(prior, neighbours, prescore)`` of one candidate; they add up to :meth:`_combine`."""
+        prior = comp[c["aggregation"]]
+        shift = c["a"] * comp[(c["aggregation"], c["distance"], c["k"])] if c["a"] > 0 else np.zeros_like(prior)
+        pre_shift = c["b"] * pre if (c["b"] > 0 and pre is not None) else np.zeros_like(prior)
+        return prior, shift, pre_shift
+
+    @classmethod
+    def _average_parts(cls, comp: dict, pre, members: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The members' z-scores averaged and standardised again, split into prior, neighbour and prescore
+        parts (each member's parts scaled by its spread; the centring goes to the prior)."""
+        n = len(comp[members[0]["aggregation"]])
+        acc = [np.zeros(n), np.zeros(n), np.zeros(n)]
+        for c in members:
+            parts = cls._member_parts(comp, pre, c)
+            total = parts[0] + parts[1] + parts[2]
+            sd = float(np.std(total))
+            if not np.isfinite(sd) or sd <= 1e-12:
+                continue  # a constant member ranks nothing
+            acc[0] += (parts[0] - float(np.mean(total))) / sd
+            acc[1] += parts[1] / sd
+            acc[2] += parts[2] / sd
+        acc = [x / len(members) for x in acc]
+        total = acc[0] + acc[1] + acc[2]
+        sd = float(np.std(total))
+        sd = sd if np.isfinite(sd) and sd > 1e-12 else 1.0
+        return (acc[0] - float(np.mean(total))) / sd, acc[1] / sd, acc[2] / sd
+
+    def _parts_of(self, comp: dict, pre) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.rule == "average":
+            return self._average_parts(comp, pre, self.members_)
+        return self._member_parts(comp, pre, self.members_[0])
+
     # --------------------------------------------------------------------- fit
     def fit(self, records):
         if not isinstance(records, ZooRecords):
@@ -265,11 +310,16 @@ class BlendSelector(Selector):
         tied = np.flatnonzero(mean >= mean.max() - 1e-9)
         err = np.nanmean(sq[tied], axis=1) if comps else np.zeros(tied.size)
         best = int(tied[np.argmin(err)])
-        choice = best
-        if self.rule == "one_se" and comps:
+        choice, band = best, [best]
+        if self.rule in ("one_se", "average") and comps:
             row = taus[best][~np.isnan(taus[best])]
             se = float(row.std(ddof=1) / np.sqrt(row.size)) if row.size > 1 else 0.0
-            choice = int(np.flatnonzero(mean >= mean[best] - se)[0])
+            band = [int(i) for i in np.flatnonzero(mean >= mean[best] - se)]
+            choice = band[0]
+        self.candidates_evaluated_ = len(cands)
+        if self.rule == "average":
+            return self._fit_average(cands, band, mean, comps, inner, stats)
+        self.members_ = [cands[choice]]
         self.params_ = {**cands[choice], "inner_tau_w": float(mean[choice]) if comps else None,
                         "inner_folds": len(comps)}
         self.inner_tau_ = pd.Series(taus[choice], index=inner) if comps else pd.Series(dtype=float)
@@ -279,7 +329,38 @@ class BlendSelector(Selector):
             # In the units of the chosen prior, so that a perfectly predicted fold has no error.
             errors[t] = self.transformed_[cands[choice]["aggregation"]][self.row_[t]] - s
         self.inner_errors_ = pd.DataFrame(errors, index=self.models_).T
-        self.candidates_evaluated_ = len(cands)
+        return self
+
+    def _fit_average(self, cands: list, band: list, mean: np.ndarray, comps: dict, inner: list, stats):
+        self.members_ = members = [cands[i] for i in band]
+        taus, errors = {}, {}
+        for t, comp in comps.items():
+            parts = self._average_parts(comp, self.prescores_.get(t), members)
+            score = parts[0] + parts[1] + parts[2]
+            truth = self.norm_[self.row_[t]]
+            known = ~np.isnan(truth)
+            if np.unique(truth[known]).size < 2:
+                continue
+            sd = float(np.std(truth[known]))
+            # Standardised truth minus the (standardised) average: a perfectly ordered and spaced fold has no error.
+            errors[t] = np.where(known, (truth - np.nanmean(truth)) / sd - score, np.nan)
+            taus[t] = stats.weightedtau(truth[known], score[known]).statistic if np.unique(score[known]).size > 1 \
+                else 0.0
+
+        def joined(key):
+            values = sorted({str(c[key]) for c in members if c[key] is not None and (key != "distance" or c["a"] > 0)})
+            return "+".join(values) if values else None
+
+        with_k = [c["k"] for c in members if c["a"] > 0]
+        self.params_ = {"rule": "average", "members": len(members), "aggregation": joined("aggregation"),
+                        "distance": joined("distance"), "k": float(np.mean(with_k)) if with_k else None,
+                        "a": float(np.mean([c["a"] for c in members])),
+                        "b": float(np.mean([c["b"] for c in members])),
+                        "inner_tau_w": float(np.mean(list(taus.values()))) if taus else None,
+                        "best_member_inner_tau_w": float(mean[band[0]]) if comps else None,
+                        "inner_folds": len(comps)}
+        self.inner_tau_ = pd.Series(taus, dtype=float).reindex([t for t in inner if t in taus])
+        self.inner_errors_ = pd.DataFrame(errors, index=self.models_).T
         return self
 
     # ----------------------------------------------------------------- predict
@@ -294,15 +375,17 @@ class BlendSelector(Selector):
 
     def _parts(self, dataset: str) -> dict:
         pool = [d for d in self.train_datasets_ if d != dataset]
-        c = self.params_
         comp = self._components(dataset, pool)
-        prior = comp[c["aggregation"]]
-        shift = c["a"] * comp[(c["aggregation"], c["distance"], c["k"])] if c["a"] > 0 else np.zeros_like(prior)
-        pre = self.prescores_.get(dataset)
-        pre_shift = c["b"] * pre if (c["b"] > 0 and pre is not None) else np.zeros_like(prior)
-        names, w = self._neighbours(dataset, pool, c["distance"], c["k"]) if c["a"] > 0 else ([], np.empty(0))
-        return {"prior": prior, "neighbours": shift, "prescore": pre_shift,
-                "neighbour_weights": dict(zip(names, (w / w.sum()).tolist())) if names else {}}
+        prior, shift, pre_shift = self._parts_of(comp, self.prescores_.get(dataset))
+        weights: dict = {}
+        for c in self.members_:  # each member's neighbour weights, averaged over the members
+            names, w = self._neighbours(dataset, pool, c["distance"], c["k"]) if c["a"] > 0 else ([], np.empty(0))
+            for name, x in zip(names, (w / w.sum()).tolist() if names else []):
+                weights[name] = weights.get(name, 0.0) + x / len(self.members_)
+        if weights:
+            total = sum(weights.values())
+            weights = {k: v / total for k, v in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))}
+        return {"prior": prior, "neighbours": shift, "prescore": pre_shift, "neighbour_weights": weights}
 
     def predict(self, dataset) -> pd.Series:
         dataset = self._check(dataset)
