@@ -79,6 +79,22 @@ def test_build_all_at_test_size(domains, tmp_path):
     again = _build(domains, out)
     assert "pretraining" not in again.stdout and "pilot:" not in again.stdout
     assert json.loads((out / "summary.json").read_text())["stages"]["grid"][-1]["cells"] == {"done": 4}
+    # a recipe pilot on the built zoo: two candidates, the rule's choice with per-model medians
+    pilot = tmp_path / "pilot"
+    cands = '[{"method": "full", "learning_rate": 0.0003}, {"method": "lora", "learning_rate": 0.01}]'
+    args = [sys.executable, "-m", "matchchoose_microzoo.build", "pilot", str(domains), str(out), str(pilot),
+            "--domains", "game_icons", "--candidates", cands, "--probe", "pixels", "--grid-steps", "2",
+            "--n-samples", "2", "--sample-steps", "2"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    pc = json.loads((pilot / "pilot-choice.json").read_text())
+    labels = {"learning_rate=0.0003,method=full", "learning_rate=0.01,method=lora"}
+    assert set(pc["median_ratio"]) == labels and pc["label"] in labels
+    assert pc["cells"] == {label: 2 for label in labels}  # two models x one domain each
+    assert all(set(v) == set(MODELS) for v in pc["per_model_median_ratio"].values())
+    bad = subprocess.run([*args[:7], "--domains", "nowhere", "--candidates", cands], capture_output=True, text=True)
+    assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
     # packing for transfer
     packed = tmp_path / "packed"
     subprocess.run([sys.executable, "-m", "matchchoose_microzoo.build", "pack", str(out), str(packed)], check=True,

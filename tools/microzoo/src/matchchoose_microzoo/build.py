@@ -260,13 +260,15 @@ def _run_workers(root: Path, what: str, spec_files: list, kb_path: Path, workers
         p.wait()
 
 
-def _pilot_choice(kb_path: Path, specs: list, metric: str = "fd_dinov2") -> dict:
-    """The pilot's rule (:data:`PILOT`) applied to its knowledge base."""
+def _pilot_choice(kb_path: Path, specs: list, metric: str = "fd_dinov2", candidates=None) -> dict:
+    """The pilot's rule (:data:`PILOT`) applied to its knowledge base; ``candidates`` (default
+    ``PILOT["candidates"]``) in the order of ``specs``."""
     import numpy as np
 
     from matchchoose.kb import KnowledgeBase
 
-    medians, improved = {}, {}
+    candidates = PILOT["candidates"] if candidates is None else candidates
+    medians, improved, per_model, counts = {}, {}, {}, {}
     with KnowledgeBase(kb_path) as kb:
         rows = kb.curves(metric, per_row=True)
         pre = kb.curves(metric, per_row=True, prescores=True)
@@ -279,11 +281,14 @@ def _pilot_choice(kb_path: Path, specs: list, metric: str = "fd_dinov2") -> dict
         ratio = (after / before.reindex(after.index)).dropna()
         medians[label] = round(float(np.median(ratio)), 4) if len(ratio) else None
         improved[label] = round(float((ratio < 1).mean()), 4) if len(ratio) else None
+        per_model[label] = {m: round(float(r.median()), 4) for m, r in ratio.groupby(level="model")}
+        counts[label] = int(len(ratio))
     order = [label for label, _, _ in specs]
     valid = [label for label in order if medians[label] is not None]
     best = min(valid, key=lambda label: (medians[label], order.index(label))) if valid else order[0]
-    candidate = dict(PILOT["candidates"][order.index(best)]) if best in order else {}
+    candidate = dict(candidates[order.index(best)]) if best in order else {}
     return {"label": best, "recipe": candidate, "median_ratio": medians, "improved_share": improved,
+            "per_model_median_ratio": per_model, "cells": counts,
             "rule": f"lowest median {metric} ratio (fine-tuned / pretrained) over the pilot cells; the earlier "
                     "candidate on a tie"}
 
@@ -338,6 +343,67 @@ def _profile(kb_path: Path, datasets: dict, probe: str = "dinov2") -> None:
     with KnowledgeBase(kb_path) as kb:
         for name, path in datasets.items():
             profile_dataset(kb, path, name=name, probe=probe)
+
+
+@main.command("pilot")
+@click.argument("data", type=click.Path(file_okay=False, exists=True))
+@click.argument("build", type=click.Path(file_okay=False, exists=True))
+@click.argument("out", type=click.Path(file_okay=False))
+@click.option("--domains", required=True, help="Comma-separated pilot domains (folders of DATA).")
+@click.option("--candidates", "candidates_json", required=True,
+              help='JSON list of recipe changes, e.g. \'[{"method": "full", "learning_rate": 3e-4}]\'.')
+@click.option("--models", "model_names", default=None, help="Comma-separated models of BUILD/models (default: all "
+              "pretrained ones).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--seconds", type=float, default=None, help="No pilot cell starts after this many seconds.")
+@click.option("--probe", default="dinov2", show_default=True)
+@click.option("--grid-steps", type=click.IntRange(min=1), default=None, help="Override the recipe's steps (tests).")
+@click.option("--n-samples", type=click.IntRange(min=2), default=None, help="Override n_samples (tests).")
+@click.option("--sample-steps", type=click.IntRange(min=1), default=None, help="Override sample steps (tests).")
+@click.pass_context
+def pilot_cmd(ctx, data, build, out, domains, candidates_json, model_names, workers, seconds, probe, grid_steps,
+              n_samples, sample_steps):
+    """A recipe pilot on a built zoo: every candidate (the v2 grid recipe with its changes) on every model of
+    the pilot domains, target fidelity only, one sampling seed; OUT/pilot.sqlite holds the cells,
+    OUT/pilot-choice.json the rule's choice (:data:`PILOT`) with every candidate's median ratio
+    (fine-tuned / pretrained), share improved and per-model medians. Resumable: rerun to finish.
+
+    Example: python -m matchchoose_microzoo.build pilot DATA BUILD PILOT --domains game_icons,openmoji
+    --candidates '[{"method": "full", "learning_rate": 3e-4}]'
+    """
+    try:
+        candidates = json.loads(candidates_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--candidates") from None
+    if not isinstance(candidates, list) or not candidates or not all(isinstance(c, dict) for c in candidates):
+        raise click.BadParameter("give a non-empty JSON list of objects (recipe fields)", param_hint="--candidates")
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    models_dir = Path(build) / "models"
+    names = ([n.strip() for n in model_names.split(",")] if model_names else
+             sorted(p.name for p in models_dir.iterdir() if (p / "pretrain.json").is_file()))
+    doms = [d.strip() for d in domains.split(",") if d.strip()]
+    missing = [d for d in doms if not (Path(data) / d / "metadata.jsonl").is_file()]
+    if missing:
+        raise click.BadParameter(f"no domain folder with metadata.jsonl in {data}: {', '.join(missing)}",
+                                 param_hint="--domains")
+    specs = []
+    for i, candidate in enumerate(candidates):
+        ps = _grid_spec(names, models_dir, doms, data, root / "runs" / f"c{i}", grid_steps, None, n_samples,
+                        sample_steps, recipe=candidate, curves=False, probe=probe)
+        file = root / f"pilot-spec-c{i}.json"
+        file.write_text(json.dumps(_spec_dict(ps), indent=1))
+        specs.append((_label(candidate), ps, file))
+    t0 = time.time()
+    _log(root, f"pilot: {len(names)} models x {', '.join(doms)}, candidates {'; '.join(l for l, _, _ in specs)}")
+    common = _common({"dinov2_cache": ctx.parent.params["dinov2_cache"], "minilm": ctx.parent.params["minilm"]})
+    _run_workers(root, "pilot", [str(f) for _, _, f in specs], root / "pilot.sqlite", workers, common,
+                 None if seconds is None else t0 + seconds)
+    choice = _pilot_choice(root / "pilot.sqlite", specs, f"fd_{probe}", candidates)
+    choice["seconds"] = round(time.time() - t0, 1)
+    (root / "pilot-choice.json").write_text(json.dumps(choice, indent=1))
+    _log(root, f"pilot: median ratio {choice['median_ratio']}; improved {choice['improved_share']}; "
+               f"chosen {choice['label']} ({choice['seconds']} s)")
 
 
 @main.command("vae-one")
