@@ -68,7 +68,8 @@ def test_mnc_race_runs_within_budget_records_and_resumes(world, zoo_dir, mnc, tm
     code, out, err = mnc(*args, "--json", tmp_path / "race.json")
     assert code == 0, err
     first = json.loads((tmp_path / "race.json").read_text())
-    assert first["prior_source"] == "mnc" and set(first["prior"]) == {"tiny-a", "tiny-b", "tiny-c"}
+    # the prior is the default selector's, as in `mnc choose`
+    assert first["prior_source"] == "blend" and set(first["prior"]) == {"tiny-a", "tiny-b", "tiny-c"}
     # the rungs and the promotions come from the other folders' recorded curves
     assert first["fidelities"] == [1, 2, 4] and first["target"] == 4 and first["exhaustive"] == 12
     assert first["learned_from"] == ["blue", "green", "red"]
@@ -100,6 +101,19 @@ def test_mnc_race_runs_within_budget_records_and_resumes(world, zoo_dir, mnc, tm
     one_line_error(code, err, "--models-dir", "nowhere", "is not a folder")
     code, _, err = mnc("race", orange, "--budget", "6", "--models-dir", tmp_path, "--kb", kb_path)
     one_line_error(code, err, "--models-dir", "has no model", "model_index.json")
+
+
+def test_mnc_race_takes_the_prior_from_the_selector_it_is_given(world, zoo_dir, mnc, tmp_path):
+    """--selector picks the selector of the prior (as in `mnc choose`); the JSON names it. With no budget and
+    no zero-shot scores nothing runs, and the pick is the prior's top model."""
+    kb_path, orange = world
+    code, _, err = mnc("race", orange, "--budget", "0", "--no-zero-shot", "--selector", "mnc[paper]", "--models-dir",
+                       zoo_dir, "--kb", kb_path, "--out", tmp_path / "runs", *RECIPE, *SAMPLING, "--quiet", "--json",
+                       tmp_path / "race.json")
+    assert code == 0, err
+    run = json.loads((tmp_path / "race.json").read_text())
+    assert run["prior_source"] == "mnc[paper]" and run["trace"] == [] and run["spent"] == 0
+    assert run["pick"] == max(run["prior"], key=run["prior"].get)
 
 
 def test_an_interrupted_race_resumes_without_training_again(world, zoo_dir, tmp_path):

@@ -39,7 +39,7 @@ def curves_kb(tmp_path, mnc, monkeypatch):
 def test_budgeted_blocks_join_the_json(curves_kb, tmp_path, mnc):
     out = tmp_path / "eval.json"
     code, stdout, err = mnc("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--predictor", "random_forest",
-                            "--baselines", "overall", "--budgeted", "--budgets", "0.25,0.5", "--json", out,
+                            "--baselines", "overall,blend", "--budgeted", "--budgets", "0.25,0.5", "--json", out,
                             "--plot", tmp_path / "eval.png")
     assert code == 0, err
     assert (tmp_path / "eval-budgeted.png").stat().st_size > 10_000
@@ -57,11 +57,31 @@ def test_budgeted_blocks_join_the_json(curves_kb, tmp_path, mnc):
     for dataset, entry in picks.items():
         assert entry["pick"] in MODELS and entry["compute_fraction"] <= 0.5
         assert all(m in MODELS and f in STEPS for m, f, _ in entry["trace"])
-    mnc_scores = result["methods"]["mnc"]["per_dataset"]["d0"]["predicted_scores"]
-    top = max(mnc_scores, key=mnc_scores.get)
-    assert result["budgeted_references"]["prediction"]["per_dataset"]["d0"]["pick"] == top
+    # the prior is the default selector's (blend), as in `mnc race`
+    assert result["budgeted_prior"] == "blend"
+    for dataset in DATASETS:
+        scores = result["methods"]["blend"]["per_dataset"][dataset]["predicted_scores"]
+        top = max(scores, key=scores.get)
+        assert result["budgeted_references"]["prediction"]["per_dataset"][dataset]["pick"] == top
     assert "zero_shot" in result["budgeted_references"]
     assert "Budgeted selection" in stdout and "prior_topk" in stdout
+
+
+def test_budgeted_prior_can_be_match_and_choose_and_must_be_evaluated(curves_kb, tmp_path, mnc):
+    out = tmp_path / "eval.json"
+    args = ("evaluate", "--kb", curves_kb, "--metric", "clip_fid", "--predictor", "random_forest", "--budgeted",
+            "--budgets", "0.5", "--json", out)
+    code, _, err = mnc(*args, "--baselines", "overall", "--budgeted-prior", "mnc")
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert result["budgeted_prior"] == "mnc"
+    for dataset in DATASETS:
+        scores = result["methods"]["mnc"]["per_dataset"][dataset]["predicted_scores"]
+        assert result["budgeted_references"]["prediction"]["per_dataset"][dataset]["pick"] == max(scores,
+                                                                                                  key=scores.get)
+    code, stdout, err = mnc(*args, "--baselines", "overall")  # the default prior, blend, left out: refused first
+    assert code == 2 and "'blend' method's predictions" in err and "--budgeted-prior" in err
+    assert "Traceback" not in err and "Leave-one-dataset-out" not in stdout
 
 
 def test_budgeted_needs_curves_and_sane_budgets(curves_kb, tmp_path, mnc):

@@ -447,7 +447,10 @@ def race_folder(kb, folder, *, models: dict, budget: float, spec_options: dict, 
         # a rerun enters with the prior it started with, so it asks for the same runs
         prior, prior_source = read_prior(saved), json.loads(saved.read_text()).get("source", "mnc")
     else:
-        prior, prior_source = _predict_prior(kb, folder, metric, name, choose_options or {}), "mnc"
+        from ..choose import DEFAULT_SELECTOR
+
+        prior = _predict_prior(kb, folder, metric, name, choose_options or {})
+        prior_source = str((choose_options or {}).get("selector", DEFAULT_SELECTOR))
     missing = [m for m in spec.models if m not in prior.index or not np.isfinite(prior[m])]
     if missing:
         raise InputError(f"No prior score for model {missing[0]!r}: the knowledge base's zoo "

@@ -38,7 +38,7 @@ def check_budgeted(kb, records, budgets: str, fidelity) -> list:
     return fractions
 
 
-def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prior_method: str = "mnc") -> dict:
+def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prior_method: str = "blend") -> dict:
     """The budgeted blocks of ``mnc evaluate --json`` (see :func:`matchchoose.budget.simulate_budgeted`),
     the prior being ``prior_method``'s leave-one-dataset-out predicted scores in ``result``."""
     import pandas as pd
@@ -49,7 +49,8 @@ def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prio
         raise InputError("--budgeted replays whole learning curves: drop --fidelity.")
     methods = result["methods"]
     if prior_method not in methods:
-        raise InputError(f"--budgeted needs the {prior_method!r} method's predictions, which this evaluation lacks.")
+        raise InputError(f"--budgeted needs the {prior_method!r} method's predictions, which this evaluation lacks: "
+                         f"keep it in --baselines or choose another --budgeted-prior.")
     curves = kb.curves(records.metric.name, aggregate="mean" if aggregate == "mean" else "best")
     if curves["fidelity"].notna().sum() == 0:
         raise InputError(f"{kb.path} has no learning curves for {records.metric.name!r}: --budgeted needs results "

@@ -89,15 +89,18 @@ def _profile_probe(kb, name):
                    "(with --budgeted also STEM-budgeted.png: found best and O2O against the budget).")
 @click.option("--budgeted", is_flag=True,
               help="Also replay budgeted selection (race, subtune, prior_topk) on the KB's learning curves, with "
-                   "M&C's predictions as the prior (results need a fidelity column).")
+                   "a selector's leave-one-dataset-out predictions as the prior (results need a fidelity column).")
 @click.option("--budgets", default="0.0625,0.125,0.25,0.5", show_default=True,
               help="With --budgeted: compute budgets as fractions of the exhaustive grid (n_models x target).")
+@click.option("--budgeted-prior", type=click.Choice(["blend", "mnc"]), default="blend", show_default=True,
+              help="With --budgeted: the method whose predictions are the prior (blend: the default selector, as "
+                   "'mnc race' uses; mnc: Match & Choose).")
 @click.option("--fidelity", default=None, type=click.FloatRange(0),
               help="Evaluate on the results at this fidelity (e.g. training steps) instead of each pair's target "
                    "(its largest fidelity).")
 def evaluate(kb_path, metric, datasets, predictor, graph_learner, seeds, json_out, csv_out, aggregate, distance_metric,
              prescore_metric, profile_probe, predictors, ablation, sparsity, baselines, train_embedding, n_jobs,
-             plot_out, fidelity, budgeted, budgets):
+             plot_out, fidelity, budgeted, budgets, budgeted_prior):
     """Leave-one-dataset-out evaluation of M&C and the baselines on a knowledge base.
 
     For each held-out dataset, its results leave the training set and the matching graph (its
@@ -142,6 +145,9 @@ def evaluate(kb_path, metric, datasets, predictor, graph_learner, seeds, json_ou
 
         with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
             budget_fractions = check_budgeted(kb, records, budgets, fidelity)
+        if budgeted_prior not in {m.name for m in methods}:
+            raise InputError(f"--budgeted needs the {budgeted_prior!r} method's predictions, which this evaluation "
+                             "lacks: keep it in --baselines or choose another --budgeted-prior.")
 
     label = "folds" if len(levels) == 1 else f"folds ({len(levels)} sparsity levels)"
     with ProgressBar(None, label, elapsed=True, transient=True) as bar:
@@ -160,7 +166,7 @@ def evaluate(kb_path, metric, datasets, predictor, graph_learner, seeds, json_ou
 
         with KnowledgeBase(resolve_kb_path(kb_path, embedded=True)) as kb:
             budgeted_out = run_budgeted(kb, records, result, budgets=budget_fractions, aggregate=aggregate,
-                                        fidelity=fidelity)
+                                        fidelity=fidelity, prior_method=budgeted_prior)
         print_budgeted(console, budgeted_out)
         if json_out:
             add_to_json(json_out, budgeted_out)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..choose import CHOOSE_SELECTORS, DEFAULT_SELECTOR
 from ._choose import _probe_options
 from ._common import NamesOption, console, console_err, kb_option, predictor_names, resolve_kb_path, sampling_options
 from ._finetune import _recipe_options
@@ -102,17 +103,21 @@ def _printer(budget: float):
               show_default=True, help="Held-out fraction of FOLDER.")
 @click.option("--profile-probe", default=None,
               help="Probe that links FOLDER to the knowledge base's datasets for the prior (default: theirs).")
-@click.option("--predictor", default="catboost", show_default=True, help="Rank predictor of the prior.",
-              cls=NamesOption, names=predictor_names)
+@click.option("--selector", type=click.Choice(list(CHOOSE_SELECTORS)), default=DEFAULT_SELECTOR, show_default=True,
+              help="Selector that predicts the prior (as 'mnc choose --selector').")
+@click.option("--predictor", default="catboost", show_default=True,
+              help="Rank predictor of the prior (--selector mnc and mnc[paper] only).", cls=NamesOption,
+              names=predictor_names)
 @click.option("--prior-seed", "prior_seed", type=int, default=0, show_default=True,
-              help="Seed of the prior's predictor (--seed is the training seed).")
+              help="Seed of the prior's predictor (--selector mnc and mnc[paper]; --seed is the training seed).")
 @click.option("--quiet", is_flag=True, help="No progress lines or training bars.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the race as JSON.")
 @kb_option
 @_recipe_options
 def race(folder, budget, models_dir, models, fidelities, procedure, zero_shot, prior_path, finish, new_prior, name,
          out_dir, recipe_path, n_samples, sample_steps, guidance, sample_resolution, split_seed, sample_batch_size,
-         probe, probe_weights, kind, val_fraction, profile_probe, predictor, prior_seed, quiet, json_out, kb_path,
+         probe, probe_weights, kind, val_fraction, profile_probe, selector, predictor, prior_seed, quiet, json_out,
+         kb_path,
          **flags):
     """Find the model to fine-tune on FOLDER within a budget of training steps, for real.
 
@@ -136,8 +141,8 @@ def race(folder, budget, models_dir, models, fidelities, procedure, zero_shot, p
                "probe_options": _probe_options(probe, probe_weights, None), "score_kinds": (kind,),
                "val_fraction": val_fraction, "seed": split_seed, "sample_batch_size": sample_batch_size}
     kb = KnowledgeBase(resolve_kb_path(kb_path))
-    choose_options = {"probe": profile_probe, "predictor": predictor, "random_state": prior_seed,
-                      "progress": not quiet}
+    choose_options = {"probe": profile_probe, "selector": selector, "predictor": predictor,
+                      "random_state": prior_seed, "progress": not quiet}
     run = race_folder(kb, folder, models=candidates, budget=budget, spec_options=options, out_dir=out_dir,
                       dataset=name, fidelities=_ints(fidelities, "--fidelities") or None, zero_shot=zero_shot,
                       prior=read_prior(prior_path) if prior_path else None, procedure=procedure,
