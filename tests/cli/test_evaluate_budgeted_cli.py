@@ -113,3 +113,29 @@ def test_evaluate_reads_the_target_fidelity_unless_told(curves_kb, tmp_path, mnc
     truth = lambda r: r["methods"]["oracle"]["per_dataset"]["d0"]["predicted_scores"]  # noqa: E731
     # The oracle scores with the truth: at 10 steps every FID is 40 / 10 - 40 / 40 = 3 higher than at 40 (± noise).
     assert all(abs(-truth(early)[m] + truth(target)[m] - 3) < 1 for m in MODELS)
+
+
+def test_found_best_within_the_measured_noise_by_hand():
+    """d: at the target (40) a = 10, 12 (mean 11, noise 2), b = 12.5 twice (noise 0), c = 20, 30 (mean 25, noise 10);
+    the early rung's spread is ignored. Lower is better: b trails the best, a, by 1.5 <= max(0, 2), a hit;
+    c trails by 14 > max(10, 2), a miss. e has one row per model (no noise): only its best, x, is a hit."""
+    import pandas as pd
+
+    from matchchoose.cli._budgeted import _judge_within_noise
+
+    rows = pd.DataFrame([("a", "d", 40, 10.0), ("a", "d", 40, 12.0), ("b", "d", 40, 12.5), ("b", "d", 40, 12.5),
+                         ("c", "d", 40, 20.0), ("c", "d", 40, 30.0), ("b", "d", 10, 0.0), ("b", "d", 10, 99.0),
+                         ("x", "e", 40, 5.0), ("y", "e", 40, 5.5)], columns=["model", "dataset", "fidelity", "value"])
+    out = {"budgeted": {"0.5": {"per_dataset": {"d": {"pick": "b"}, "e": {"pick": "y"}}}},
+           "budgeted_baselines": {"subtune": {"0.5": {"per_dataset": {"d": {"pick": "c"}, "e": {"pick": "x"}}}}},
+           "budgeted_references": {"prediction": {"per_dataset": {"d": {"pick": "a"}}}}}
+    _judge_within_noise(out, rows, higher_is_better=False)
+    race = out["budgeted"]["0.5"]
+    assert race["per_dataset"]["d"]["found_best_noise"] is True and race["per_dataset"]["e"]["found_best_noise"] is False
+    assert race["found_best_noise"] == pytest.approx(0.5)
+    assert out["budgeted_baselines"]["subtune"]["0.5"]["found_best_noise"] == pytest.approx(0.5)
+    assert out["budgeted_references"]["prediction"]["found_best_noise"] == 1.0
+    # a KB without repeated measurements gets no noise-aware share at all
+    plain = {"budgeted": {"0.5": {"per_dataset": {"e": {"pick": "y"}}}}}
+    _judge_within_noise(plain, rows[rows["dataset"] == "e"], higher_is_better=False)
+    assert "found_best_noise" not in plain["budgeted"]["0.5"]

@@ -66,13 +66,58 @@ def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prio
     out = simulate_budgeted(curves, priors=priors, higher_is_better=records.metric.higher_is_better,
                             budgets=budgets, zero_shot=zero_shot)
     out["budgeted_prior"] = prior_method
+    _judge_within_noise(out, kb.curves(records.metric.name, per_row=True), records.metric.higher_is_better)
     return out
+
+
+def _judge_within_noise(out: dict, rows, higher_is_better: bool) -> None:
+    """Add ``found_best_noise`` (per dataset and per block) where the KB measured the noise of a final score.
+
+    The noise of a (model, dataset) is the spread (max - min) of its rows at its target fidelity (repeated
+    measurements, e.g. sampling seeds); a pick is a hit when the best model's mean score is ahead of the pick's by
+    at most the larger of the two noises. Nothing is added when no pair has two rows at its target."""
+    import numpy as np
+    import pandas as pd
+
+    if rows.empty:
+        return
+    fid = rows["fidelity"].fillna(-1.0)
+    at = rows[fid == rows.assign(f=fid).groupby(["model", "dataset"])["f"].transform("max")]
+    grouped = at.groupby(["model", "dataset"])["value"]
+    spread = grouped.agg(lambda v: float(v.max() - v.min()) if len(v) > 1 else np.nan)
+    if not spread.notna().any():
+        return
+    noise = spread.fillna(0.0)
+    final = grouped.mean()
+    utility = final if higher_is_better else -final
+
+    def hit(dataset: str, pick: str):
+        u = utility.xs(dataset, level="dataset") if dataset in utility.index.get_level_values("dataset") else None
+        if u is None or pick not in u.index:
+            return None
+        best = u.idxmax()
+        tol = max(float(noise.get((pick, dataset), 0.0)), float(noise.get((best, dataset), 0.0)))
+        return bool(u[best] - u[pick] <= tol + 1e-12)
+
+    blocks = list(out.get("budgeted", {}).values()) + list(out.get("budgeted_references", {}).values())
+    for per_budget in out.get("budgeted_baselines", {}).values():
+        blocks += list(per_budget.values())
+    for block in blocks:
+        hits = []
+        for dataset, entry in block.get("per_dataset", {}).items():
+            entry["found_best_noise"] = hit(dataset, entry["pick"])
+            if entry["found_best_noise"] is not None:
+                hits.append(entry["found_best_noise"])
+        block["found_best_noise"] = float(pd.Series(hits, dtype=float).mean()) if hits else None
 
 
 def print_budgeted(console, out: dict) -> None:
     """One table: per budget and procedure, found-best share, rel@1, O2O and compute fraction."""
     table = Table(title="Budgeted selection on recorded learning curves (mean over held-out datasets)")
-    for column in ("budget", "procedure", "found best", "rel@1", "O2O", "compute"):
+    blocks = list(out.get("budgeted", {}).values()) + list(out.get("budgeted_references", {}).values())
+    noisy = any("found_best_noise" in block for block in blocks)
+    columns = ("budget", "procedure", "found best", *(("within noise",) if noisy else ()), "rel@1", "O2O", "compute")
+    for column in columns:
         table.add_column(column, justify="left" if column == "procedure" else "right")
     fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
     rows = [(b, "race", block) for b, block in out.get("budgeted", {}).items()]
@@ -82,7 +127,8 @@ def print_budgeted(console, out: dict) -> None:
     for name, block in out.get("budgeted_references", {}).items():
         rows.insert(0, ("0", name, block))
     for budget, name, block in rows:
-        table.add_row(budget, name, fmt(block["found_best"]), fmt(block["rel_at_1"]), fmt(block["o2o"]),
+        within = (fmt(block.get("found_best_noise")),) if noisy else ()
+        table.add_row(budget, name, fmt(block["found_best"]), *within, fmt(block["rel_at_1"]), fmt(block["o2o"]),
                       fmt(block["compute_fraction"]))
     console.print(table)
     if out.get("budgeted_skipped"):
