@@ -12,12 +12,19 @@ references) scored against the references exactly as the grid scores samples (th
 * ``gap_closed`` = (prescore - final) / (prescore - floor): the share of the gap between the pretrained
   model and a perfect one that fine-tuning closed (1 = as good as real images, 0 = no change, < 0 worse).
 
-Run (about 2 minutes on one core for 26 domains and 5 draws; embeddings of the references are cached)::
+Run (about 10 minutes on one core for 26 domains and 5 draws)::
 
     OMP_NUM_THREADS=1 python benchmarks/microzoo_floor.py --kb BUILD/kb.sqlite --data DATA --out FLOOR
 
 ``BUILD`` and ``DATA`` are the micro zoo build's folders (docs/microzoo.md). Writes ``floor.csv`` (per domain and
-draw), ``cells.csv`` (per grid cell), ``summary.json`` and ``floor.png``; prints the tables.
+draw), ``cells.csv`` (per grid cell), ``domains.csv``, ``summary.json`` and ``floor.png``; prints the tables.
+
+Recipes side by side (a recipe pilot's knowledge base beside the grid's, on the pilot's domains, one sampling
+seed so that both are measured alike): cells are grouped by their fine-tuning recipe, and ``summary.json`` has one
+block per recipe::
+
+    python benchmarks/microzoo_floor.py --kb BUILD/kb.sqlite --kb PILOT/pilot.sqlite --data DATA \
+        --domains tuxpaint_vector,kgeography_flags --sample-seed 0 --out FLOOR-PILOT
 """
 
 from __future__ import annotations
@@ -38,20 +45,48 @@ def _protocol(rows: pd.DataFrame) -> dict:
             "n_generated": int(prov.get("n_generated", 32)), "probe": str(prov.get("probe", "dinov2"))}
 
 
-def cells_table(kb_path: Path, metric: str) -> tuple[pd.DataFrame, dict]:
-    """Per (model, dataset): mean prescore and mean final score (target fidelity) over sampling seeds."""
+def _recipe_label(prov: dict) -> str:
+    """``method lr=... [rank=...]`` of the fine-tuning recipe a row was measured with."""
+    try:
+        r = json.loads(prov.get("recipe") or "{}")
+    except (TypeError, ValueError):
+        return "unknown"
+    label = f"{r.get('method', '?')} lr={r.get('learning_rate', '?'):g}" if isinstance(r.get("learning_rate"), float) \
+        else f"{r.get('method', '?')} lr={r.get('learning_rate', '?')}"
+    if r.get("method") == "lora":
+        label += f" rank={r.get('lora_rank')}"
+    return f"{label} steps={r.get('steps')}"
+
+
+def cells_table(kb_paths, metric: str, domains=None, sample_seed=None) -> tuple[pd.DataFrame, dict]:
+    """Per (recipe, model, dataset): mean prescore and mean final score (target fidelity) over sampling seeds
+    (only ``sample_seed``'s rows when given: a row without one was sampled with its grid's ``seed``)."""
     from matchchoose.kb import KnowledgeBase
 
-    with KnowledgeBase(kb_path) as kb:
-        rows = kb.curves(metric, per_row=True, prescores=True)
+    frames = []
+    for kb_path in [kb_paths] if isinstance(kb_paths, (str, Path)) else kb_paths:
+        with KnowledgeBase(kb_path) as kb:
+            rows = kb.curves(metric, per_row=True, prescores=True)
+        if rows.empty:
+            raise SystemExit(f"{kb_path}: no {metric!r} results; give a micro zoo grid's knowledge base (--kb).")
+        frames.append(rows)
+    rows = pd.concat(frames, ignore_index=True)
+    if domains:
+        rows = rows[rows["dataset"].isin(domains)]
+    seeds = [str(p.get("sample_seed") or p.get("seed")) for p in rows["provenance"]]
+    if sample_seed is not None:
+        rows = rows[[s == str(sample_seed) for s in seeds]]
     if rows.empty:
-        raise SystemExit(f"{kb_path}: no {metric!r} results; give the micro zoo's grid knowledge base (--kb).")
+        raise SystemExit("no rows left after --domains / --sample-seed")
+    rows = rows.assign(recipe=[_recipe_label(p) for p in rows["provenance"]])
+    # The zero-shot score does not depend on the recipe: one prescore per (model, dataset).
     pre = rows[rows["kind"] == "prescore"].groupby(["model", "dataset"])["value"].mean().rename("prescore")
     res = rows[rows["kind"] == "result"]
-    target = res.groupby("dataset")["fidelity"].transform("max")
-    final = res[res["fidelity"] == target].groupby(["model", "dataset"])["value"].mean().rename("final")
-    cells = pd.concat([pre, final], axis=1).dropna().reset_index()
-    return cells, _protocol(res[res["fidelity"] == target])
+    target = res.groupby(["recipe", "dataset"])["fidelity"].transform("max")
+    at = res[res["fidelity"] == target]
+    final = at.groupby(["recipe", "model", "dataset"])["value"].mean().rename("final").reset_index()
+    cells = final.merge(pre.reset_index(), on=["model", "dataset"]).dropna()
+    return cells, _protocol(at)
 
 
 def floor_table(data: Path, datasets: list, protocol: dict, draws: int, n: int | None) -> pd.DataFrame:
@@ -78,7 +113,9 @@ def floor_table(data: Path, datasets: list, protocol: dict, draws: int, n: int |
 
 
 def summarise(cells: pd.DataFrame, floor: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The cells of one recipe in floor units: per cell, per domain and a summary."""
     per = floor.groupby("dataset")["floor"].agg(floor="mean", floor_sd="std").reset_index()
+    per = per[per["dataset"].isin(cells["dataset"])]
     cells = cells.merge(per, on="dataset")
     cells["ratio"] = cells["final"] / cells["prescore"]
     cells["reachable"] = cells["floor"] / cells["prescore"]
@@ -104,15 +141,18 @@ def summarise(cells: pd.DataFrame, floor: pd.DataFrame) -> tuple[pd.DataFrame, p
 
 
 def plot(cells: pd.DataFrame, path: Path) -> None:
+    """Measured ratio against the reachable one per cell, and the gap closed: per model (one recipe) or per
+    recipe (several)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    by = "recipe" if cells["recipe"].nunique() > 1 else "model"
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
     ax = axes[0]
-    for model, g in cells.groupby("model"):
-        ax.scatter(g["reachable"], g["ratio"], s=14, label=model)
+    for name, g in cells.groupby(by):
+        ax.scatter(g["reachable"], g["ratio"], s=14, label=name)
     lim = [0, max(1.6, float(cells["ratio"].max()) * 1.02)]
     ax.plot(lim, lim, color="grey", lw=0.8, label="as good as real images")
     ax.axhline(1.0, color="black", lw=0.6, ls=":")
@@ -124,12 +164,12 @@ def plot(cells: pd.DataFrame, path: Path) -> None:
     ax.set_title("Every grid cell: measured ratio vs the reachable one")
     ax.legend(fontsize=7, ncol=2)
     ax = axes[1]
-    order = cells.groupby("model")["gap_closed"].median().sort_values().index
-    ax.boxplot([cells.loc[cells["model"] == m, "gap_closed"].clip(-2, 1.2) for m in order], orientation="horizontal",
+    order = cells.groupby(by)["gap_closed"].median().sort_values().index
+    ax.boxplot([cells.loc[cells[by] == m, "gap_closed"].clip(-2, 1.2) for m in order], orientation="horizontal",
                tick_labels=list(order))
     ax.axvline(0, color="black", lw=0.6, ls=":")
     ax.set_xlabel("gap closed = (prescore - final) / (prescore - floor), clipped to [-2, 1.2]")
-    ax.set_title("Share of the pretrained-to-perfect gap fine-tuning closed")
+    ax.set_title(f"Share of the pretrained-to-perfect gap fine-tuning closed, per {by}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -137,7 +177,10 @@ def plot(cells: pd.DataFrame, path: Path) -> None:
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--kb", type=Path, required=True, help="The micro zoo's grid knowledge base (BUILD/kb.sqlite).")
+    p.add_argument("--kb", type=Path, required=True, action="append",
+                   help="A micro zoo grid's knowledge base (BUILD/kb.sqlite); again for another (a pilot's).")
+    p.add_argument("--domains", default=None, help="Comma-separated domains to keep (default: all).")
+    p.add_argument("--sample-seed", type=int, default=None, help="Keep only the rows sampled with this seed.")
     p.add_argument("--data", type=Path, required=True, help="The domains' folders (DATA/<domain>).")
     p.add_argument("--metric", default="fd_dinov2")
     p.add_argument("--draws", type=int, default=5, help="Random sets of real images per domain.")
@@ -145,8 +188,10 @@ def main(argv=None) -> None:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    cells, protocol = cells_table(args.kb, args.metric)
-    print(f"{len(cells)} cells over {cells['dataset'].nunique()} domains; protocol {protocol}", flush=True)
+    domains = [d.strip() for d in args.domains.split(",")] if args.domains else None
+    cells, protocol = cells_table(args.kb, args.metric, domains, args.sample_seed)
+    print(f"{len(cells)} cells over {cells['dataset'].nunique()} domains and {cells['recipe'].nunique()} recipe(s); "
+          f"protocol {protocol}", flush=True)
     floor_file = args.out / "floor.csv"
     if floor_file.is_file():  # resumable: the floor does not depend on the grid
         floor = pd.read_csv(floor_file)
@@ -156,16 +201,24 @@ def main(argv=None) -> None:
     else:
         floor = floor_table(args.data, sorted(cells["dataset"].unique()), protocol, args.draws, args.n)
     floor.to_csv(floor_file, index=False)
-    cells, dom, summary = summarise(cells, floor)
+    all_cells, all_dom, summaries = [], [], {}
+    for recipe, group in cells.groupby("recipe", sort=True):
+        c, dom, summary = summarise(group, floor)
+        all_cells.append(c)
+        all_dom.append(dom.assign(recipe=recipe))
+        summaries[recipe] = summary
+    cells, dom = pd.concat(all_cells, ignore_index=True), pd.concat(all_dom, ignore_index=True)
     cells.to_csv(args.out / "cells.csv", index=False)
     dom.to_csv(args.out / "domains.csv", index=False)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (args.out / "summary.json").write_text(json.dumps(summaries if len(summaries) > 1 else summary, indent=1))
     plot(cells, args.out / "floor.png")
-    with pd.option_context("display.width", 200, "display.max_rows", 100, "display.max_columns", 20):
+    with pd.option_context("display.width", 200, "display.max_rows", 200, "display.max_columns", 20):
         print(dom.round(3).to_string(index=False))
-        print(cells.groupby("model")[["ratio", "reachable", "gap_closed"]].median().round(3).to_string())
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()
-                      if not isinstance(v, dict)}, indent=1))
+        print(cells.groupby(["recipe", "model"])[["ratio", "reachable", "gap_closed"]].median().unstack(0)
+              .round(3).to_string())
+    for recipe, summary in summaries.items():
+        print(recipe, json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()
+                                  if not isinstance(v, dict)}, indent=1))
 
 
 if __name__ == "__main__":
