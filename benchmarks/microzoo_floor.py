@@ -169,7 +169,7 @@ def plot(cells: pd.DataFrame, path: Path) -> None:
                tick_labels=list(order))
     ax.axvline(0, color="black", lw=0.6, ls=":")
     ax.set_xlabel("gap closed = (prescore - final) / (prescore - floor), clipped to [-2, 1.2]")
-    ax.set_title(f"Share of the pretrained-to-perfect gap fine-tuning closed, per {by}")
+    ax.set_title(f"Share of the gap to real images closed, per {by}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
