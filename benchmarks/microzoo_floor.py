@@ -82,6 +82,7 @@ def cells_table(kb_paths, metric: str, domains=None, sample_seed=None) -> tuple[
     # The zero-shot score does not depend on the recipe: one prescore per (model, dataset).
     pre = rows[rows["kind"] == "prescore"].groupby(["model", "dataset"])["value"].mean().rename("prescore")
     res = rows[rows["kind"] == "result"]
+    res = res.assign(fidelity=res["fidelity"].fillna(np.inf))  # a row without a fidelity is a target (no curve)
     target = res.groupby(["recipe", "dataset"])["fidelity"].transform("max")
     at = res[res["fidelity"] == target]
     final = at.groupby(["recipe", "model", "dataset"])["value"].mean().rename("final").reset_index()
