@@ -138,6 +138,13 @@ def summarise(cells: pd.DataFrame, floor: pd.DataFrame) -> tuple[pd.DataFrame, p
         "per_model_median_gap_closed": {m: float(v) for m, v in cells.groupby("model")["gap_closed"].median().items()},
         "per_model_median_reachable": {m: float(v) for m, v in cells.groupby("model")["reachable"].median().items()},
     }
+    if "in_mixture" in cells:  # the zoo's pretraining mixtures given: the same on domains a model pretrained on
+        for flag, g in cells.groupby("in_mixture"):
+            key = "pretrained_on_domain" if flag else "new_domain"
+            summary[key] = {"cells": int(len(g)), "median_prescore_over_floor": float((g["prescore"] / g["floor"]).median()),
+                            "median_final_over_floor": float((g["final"] / g["floor"]).median()),
+                            "median_ratio": float(g["ratio"].median()),
+                            "median_gap_closed": float(g["gap_closed"].median())}
     return cells, dom.reset_index(), summary
 
 
@@ -182,6 +189,8 @@ def main(argv=None) -> None:
                    help="A micro zoo grid's knowledge base (BUILD/kb.sqlite); again for another (a pilot's).")
     p.add_argument("--domains", default=None, help="Comma-separated domains to keep (default: all).")
     p.add_argument("--sample-seed", type=int, default=None, help="Keep only the rows sampled with this seed.")
+    p.add_argument("--models-dir", type=Path, default=None,
+                   help="The zoo (BUILD/models): split the cells by whether the model pretrained on the domain.")
     p.add_argument("--data", type=Path, required=True, help="The domains' folders (DATA/<domain>).")
     p.add_argument("--metric", default="fd_dinov2")
     p.add_argument("--draws", type=int, default=5, help="Random sets of real images per domain.")
@@ -202,6 +211,13 @@ def main(argv=None) -> None:
     else:
         floor = floor_table(args.data, sorted(cells["dataset"].unique()), protocol, args.draws, args.n)
     floor.to_csv(floor_file, index=False)
+    if args.models_dir is not None:
+        mixtures = {}
+        for folder in sorted(Path(args.models_dir).iterdir()):
+            card = folder / "MICROZOO.json"
+            if card.is_file():
+                mixtures[folder.name] = set(json.loads(card.read_text()).get("mixture", {}))
+        cells["in_mixture"] = [d in mixtures.get(m, set()) for m, d in zip(cells["model"], cells["dataset"])]
     all_cells, all_dom, summaries = [], [], {}
     for recipe, group in cells.groupby("recipe", sort=True):
         c, dom, summary = summarise(group, floor)
@@ -219,7 +235,7 @@ def main(argv=None) -> None:
               .round(3).to_string())
     for recipe, summary in summaries.items():
         print(recipe, json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()
-                                  if not isinstance(v, dict)}, indent=1))
+                                  if not k.startswith("per_model")}, indent=1))
 
 
 if __name__ == "__main__":
