@@ -44,7 +44,7 @@ import pandas as pd
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from matchchoose.evaluate import SELECTORS, MethodSpec, run_evaluation  # noqa: E402
+from matchchoose.evaluate import SELECTORS, MethodSpec, final_noise, run_evaluation, within_noise  # noqa: E402
 from matchchoose.kb import KnowledgeBase, embedded_kb_file, import_table  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,14 +132,8 @@ def load_microzoo(path: Path | None):
             rows = kb.curves(metric, per_row=True)
         except Exception:  # noqa: BLE001 - a KB without curves has no noise to measure
             rows = None
-    if rows is not None and not rows.empty:
-        fid = rows["fidelity"].fillna(-1.0)
-        target = rows.assign(f=fid).groupby(["model", "dataset"])["f"].transform("max")
-        at = rows[fid == target]
-        spread = at.groupby(["model", "dataset"])["value"].agg(lambda v: float(v.max() - v.min()) if len(v) > 1
-                                                                else np.nan)
-        if spread.notna().any():
-            noise = spread.dropna()
+    if rows is not None:
+        noise = final_noise(rows)
     return records, noise
 
 
@@ -211,11 +205,9 @@ def noise_osr(records, dataset, scores: dict, noise: pd.Series, expected: bool =
     a uniformly random pick's expected value)."""
     truth = records.truth(dataset)
     u = pd.Series(records.metric.orient(truth.to_numpy()), index=truth.index)
-    best = u.idxmax()
 
     def hit(model):
-        tol = max(float(noise.get((model, dataset), 0.0)), float(noise.get((best, dataset), 0.0)))
-        return float(u[best] - u[model] <= tol + 1e-12)
+        return float(within_noise(u, dataset, model, noise))
 
     if expected:
         return float(np.mean([hit(m) for m in u.index]))

@@ -71,33 +71,25 @@ def run_budgeted(kb, records, result, *, budgets, aggregate: str, fidelity, prio
 
 
 def _judge_within_noise(out: dict, rows, higher_is_better: bool) -> None:
-    """Add ``found_best_noise`` (per dataset and per block) where the KB measured the noise of a final score.
-
-    The noise of a (model, dataset) is the spread (max - min) of its rows at its target fidelity (repeated
-    measurements, e.g. sampling seeds); a pick is a hit when the best model's mean score is ahead of the pick's by
-    at most the larger of the two noises. Nothing is added when no pair has two rows at its target."""
-    import numpy as np
+    """Add ``found_best_noise`` (per dataset and per block) where the KB measured the noise of a final score
+    (:func:`matchchoose.evaluate.final_noise`): a pick is a hit when it is within that noise of the best
+    (:func:`~matchchoose.evaluate.within_noise`). Nothing is added when no pair has two rows at its target."""
     import pandas as pd
 
-    if rows.empty:
+    from ..evaluate import final_noise, target_rows, within_noise
+
+    noise = final_noise(rows)
+    if noise is None:
         return
-    fid = rows["fidelity"].fillna(-1.0)
-    at = rows[fid == rows.assign(f=fid).groupby(["model", "dataset"])["f"].transform("max")]
-    grouped = at.groupby(["model", "dataset"])["value"]
-    spread = grouped.agg(lambda v: float(v.max() - v.min()) if len(v) > 1 else np.nan)
-    if not spread.notna().any():
-        return
-    noise = spread.fillna(0.0)
-    final = grouped.mean()
+    final = target_rows(rows).groupby(["model", "dataset"])["value"].mean()
     utility = final if higher_is_better else -final
+    datasets = set(utility.index.get_level_values("dataset"))
 
     def hit(dataset: str, pick: str):
-        u = utility.xs(dataset, level="dataset") if dataset in utility.index.get_level_values("dataset") else None
-        if u is None or pick not in u.index:
+        if dataset not in datasets:
             return None
-        best = u.idxmax()
-        tol = max(float(noise.get((pick, dataset), 0.0)), float(noise.get((best, dataset), 0.0)))
-        return bool(u[best] - u[pick] <= tol + 1e-12)
+        u = utility.xs(dataset, level="dataset")
+        return within_noise(u, dataset, pick, noise) if pick in u.index else None
 
     blocks = list(out.get("budgeted", {}).values()) + list(out.get("budgeted_references", {}).values())
     for per_budget in out.get("budgeted_baselines", {}).values():

@@ -21,6 +21,7 @@ from ._metrics import (
     selection_metrics,
     summarize,
 )
+from ._noise import final_noise, target_rows, within_noise
 from ._registry import SELECTORS, describe_selectors, make_selector
 from ._result import EvaluationResult
 from ._runner import MethodSpec, default_methods, run_evaluation
@@ -44,6 +45,7 @@ __all__ = [
     "default_methods",
     "describe_selectors",
     "expected_random_metrics",
+    "final_noise",
     "iter_folds",
     "make_baseline",
     "make_selector",
@@ -53,4 +55,6 @@ __all__ = [
     "run_evaluation",
     "selection_metrics",
     "summarize",
+    "target_rows",
+    "within_noise",
 ]
