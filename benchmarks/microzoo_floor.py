@@ -62,6 +62,7 @@ def cells_table(kb_paths, metric: str, domains=None, sample_seed=None) -> tuple[
     """Per (recipe, model, dataset): mean prescore and mean final score (target fidelity) over sampling seeds
     (only ``sample_seed``'s rows when given: a row without one was sampled with its grid's ``seed``)."""
     from matchchoose.kb import KnowledgeBase
+    from matchchoose.records import target_rows
 
     frames = []
     for kb_path in [kb_paths] if isinstance(kb_paths, (str, Path)) else kb_paths:
@@ -82,9 +83,9 @@ def cells_table(kb_paths, metric: str, domains=None, sample_seed=None) -> tuple[
     # The zero-shot score does not depend on the recipe: one prescore per (model, dataset).
     pre = rows[rows["kind"] == "prescore"].groupby(["model", "dataset"])["value"].mean().rename("prescore")
     res = rows[rows["kind"] == "result"]
-    res = res.assign(fidelity=res["fidelity"].fillna(np.inf))  # a row without a fidelity is a target (no curve)
-    target = res.groupby(["recipe", "dataset"])["fidelity"].transform("max")
-    at = res[res["fidelity"] == target]
+    # final results as the KB reads them (each dataset's largest fidelity), per recipe: a pilot without curves
+    # beside a grid with them
+    at = pd.concat([target_rows(g) for _, g in res.groupby("recipe")])
     final = at.groupby(["recipe", "model", "dataset"])["value"].mean().rename("final").reset_index()
     cells = final.merge(pre.reset_index(), on=["model", "dataset"]).dropna()
     return cells, _protocol(at)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ._errors import InputError
 
-__all__ = ["Metric", "ZooRecords"]
+__all__ = ["Metric", "ZooRecords", "target_rows"]
 
 
 @dataclass(frozen=True)
@@ -316,3 +316,24 @@ class ZooRecords:
             distances=dist,
             prescores=pre,
         )
+
+
+def target_rows(scores: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``scores`` (columns ``model``, ``dataset``, ``fidelity``, ...) that are final results.
+
+    The target of a dataset is the largest fidelity any model reached on it: a curve that stops short of it (a
+    model a budgeted race dropped early) has no target result there, rather than an early score passed off as a
+    final one. A pair's rows without a fidelity are its target only when it has no numeric one. This is what
+    :meth:`matchchoose.kb.KnowledgeBase.records` reads unless told a fidelity.
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"model": ["a", "a", "b", "c"], "dataset": ["d"] * 4, "fidelity": [10, 40, 10, None],
+    ...                      "value": [1.0, 2.0, 3.0, 4.0]})
+    >>> target_rows(rows)["value"].tolist()
+    [2.0, 4.0]
+    """
+    fid = scores["fidelity"].astype(float)
+    pair_top = fid.groupby([scores["model"], scores["dataset"]]).transform("max")
+    dataset_top = fid.groupby(scores["dataset"]).transform("max")
+    return scores[(fid == dataset_top) | pair_top.isna()]

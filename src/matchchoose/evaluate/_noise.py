@@ -6,19 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..records import target_rows
+
 __all__ = ["final_noise", "target_rows", "within_noise"]
 
 
-def target_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows at each (model, dataset)'s target fidelity: its largest, a row without a fidelity being a target
-    (the knowledge base's convention). ``rows``: columns ``model``, ``dataset``, ``fidelity``, ``value``."""
-    fid = rows["fidelity"].astype(float).fillna(np.inf)
-    return rows[fid == fid.groupby([rows["model"], rows["dataset"]]).transform("max")]
-
-
 def final_noise(rows: pd.DataFrame) -> pd.Series | None:
-    """``(model, dataset) -> spread`` (max - min) of the repeated rows at the pair's target fidelity, for the
-    pairs measured more than once there; ``None`` when no pair is (nothing to measure the noise with).
+    """``(model, dataset) -> spread`` (max - min) of the repeated rows at the dataset's target fidelity
+    (:func:`matchchoose.records.target_rows`), for the pairs measured more than once there; ``None`` when no
+    pair is (nothing to measure the noise with).
 
     Examples
     --------

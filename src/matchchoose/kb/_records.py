@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._errors import KnowledgeBaseError
 from .._validation import check_in
-from ..records import Metric, ZooRecords
+from ..records import Metric, ZooRecords, target_rows
 
 __all__ = ["RecordsReader"]
 
@@ -270,13 +270,7 @@ class RecordsReader:
                 raise KnowledgeBaseError(f"No results for metric {metric!r} at fidelity {fidelity:g} in {self.path}; "
                                          f"fidelities stored: {listing}.")
         else:
-            # The target of a dataset is the largest fidelity any model reached on it: a curve that stops
-            # short of it (a model a budgeted race dropped early) has no target result there, rather
-            # than an early score passed off as a final one. A pair's rows without a fidelity are its
-            # target only when it has no numeric one.
-            pair_top = scores.groupby(["model", "dataset"])["fidelity"].transform("max")
-            dataset_top = scores.groupby("dataset")["fidelity"].transform("max")
-            chosen = scores[(scores["fidelity"] == dataset_top) | pair_top.isna()]
+            chosen = target_rows(scores)  # each dataset's largest fidelity (see there)
         return chosen.drop(columns="fidelity")
 
 
